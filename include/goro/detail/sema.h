@@ -1,0 +1,91 @@
+// goro/detail/sema.h — the wait queue and semaphore that every goro sync type is built
+// on (Go's runtime sema). Not part of the public API: names here may change.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace goro::detail {
+
+struct Waiter;
+
+// Why a goroutine is parked, as goro::debug::dump prints it.
+enum class WaitReason : std::uint8_t {
+  none,
+  chan_receive,
+  chan_send,
+  select,
+  select_no_cases,
+  sleep,
+  io_wait,
+  sync_mutex,
+  sync_rwmutex_lock,
+  sync_rwmutex_rlock,
+  sync_waitgroup,
+  sync_cond,
+  sync_once,
+  semacquire,
+  completion,
+  forever,
+};
+const char* wait_reason_name(WaitReason r) noexcept;
+
+// A small lock for runtime wait queues: spins briefly, then sleeps on a futex.
+// Held only for a few instructions, never across a park (the park protocol
+// releases it after the goroutine has left its stack).
+class Lock {
+ public:
+  void lock() noexcept {
+    std::uint32_t expected = 0;
+    if (!word_.compare_exchange_strong(expected, 1, std::memory_order_acquire,
+                                       std::memory_order_relaxed))
+      lock_slow();
+  }
+  void unlock() noexcept {
+    if (word_.exchange(0, std::memory_order_release) == 2) unlock_slow();
+  }
+  // For the park protocol's unlock function.
+  static bool unlock_fn(void* lock) noexcept {
+    static_cast<Lock*>(lock)->unlock();
+    return true;
+  }
+
+ private:
+  void lock_slow() noexcept;
+  void unlock_slow() noexcept;
+  // 0 free, 1 locked, 2 locked with sleepers.
+  std::atomic<std::uint32_t> word_{0};
+};
+
+// A FIFO of waiters, guarded by whoever owns it.
+struct WaitList {
+  Waiter* head = nullptr;
+  Waiter* tail = nullptr;
+  void push_back(Waiter* w) noexcept;
+  void push_front(Waiter* w) noexcept;
+  Waiter* pop_front() noexcept;
+  bool empty() const noexcept { return head == nullptr; }
+};
+
+// A counting semaphore (Go's runtime_Semacquire / runtime_Semrelease for one word).
+class Sema {
+ public:
+  // Waits until the count is > 0 and decrements it. `lifo` queues at the front
+  // (for a waiter that has waited before, as Go's mutex does).
+  void acquire(WaitReason reason, bool lifo = false);
+  // Increments the count and wakes one waiter. With `handoff`, the count goes to the
+  // woken waiter directly and the caller yields to it (a starving mutex's hand-off).
+  void release(bool handoff = false);
+
+ private:
+  bool try_take() noexcept;
+  std::atomic<std::uint32_t> count_{0};
+  // Waiters queued or about to be; lets release() skip the lock when 0.
+  // seq_cst with count_: release increments count then reads nwait; acquire
+  // increments nwait then re-reads count, so one of them sees the other.
+  std::atomic<std::uint32_t> nwait_{0};
+  Lock lock_;
+  WaitList list_;  // guarded by lock_
+};
+
+}  // namespace goro::detail

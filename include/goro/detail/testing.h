@@ -1,0 +1,36 @@
+// goro/detail/testing.h — hooks for goro's own tests and benchmarks. Not part of the
+// public API: names here may change.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace goro::detail::testing {
+
+// Blocks (without busy-waiting) until num_goroutines() <= n or the timeout passes;
+// returns whether the count got there. For leak checks: a goroutine that has just
+// signalled a WaitGroup may not have returned yet.
+bool wait_goroutines_at_most(std::int64_t n, std::chrono::milliseconds timeout);
+
+// Times a goroutine resumed on a different OS thread from the one it parked or
+// yielded on (migrations), since the process started.
+std::uint64_t migrations() noexcept;
+
+// The calling goroutine's id (Go's goid; 1 is the first goroutine), 0 on a plain thread.
+std::uint64_t goroutine_id() noexcept;
+
+// Index of the runtime thread (M) the caller runs on, -1 on a plain thread.
+int thread_index() noexcept;
+
+// "madvise" or "mprotect": how stack guard pages are made in this process.
+const char* stack_guard_mode();
+
+// Kernel mappings goro's stacks use now (slabs plus mprotect guard splits).
+std::size_t stack_mappings() noexcept;
+
+// Stacks reserved (in use or pooled) and the reservation size of each.
+std::size_t stacks_reserved() noexcept;
+std::size_t stack_size() noexcept;
+
+}  // namespace goro::detail::testing
