@@ -1,0 +1,68 @@
+// internal.h — P and M, and what the rest of src/ (debug, sync) may ask the scheduler.
+#pragma once
+
+#include <signal.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "sched/runq.h"
+#include "sched/sched.h"
+#include "stack/stack.h"
+
+namespace goro::detail {
+
+// A processor: the right to run goroutines. Owned by at most one M (I2); every field
+// without a comment is touched only by the owning M.
+struct P {
+  int id = 0;
+  RunQueue runq;             // owner pushes; anyone steals
+  M* m = nullptr;
+  P* link = nullptr;         // idle list, guarded by the scheduler lock
+  std::uint32_t schedtick = 0;
+  G* gfree = nullptr;        // free G records
+  std::uint32_t ngfree = 0;
+  StackCache stacks;
+  std::uint64_t goid_next = 0, goid_end = 0;  // a batch of goroutine ids
+  std::uint64_t rand = 0;
+  // Goroutines started minus goroutines ended on this P. Written only by the owner
+  // (relaxed load + store), read by anyone summing num_goroutines().
+  std::atomic<std::int64_t> live{0};
+};
+
+// An OS thread running the scheduler loop on its own stack ("g0") and goroutines on
+// theirs.
+struct M {
+  int id = 0;
+  P* p = nullptr;             // held P
+  P* nextp = nullptr;         // P handed over by whoever woke us (startm)
+  G* curg = nullptr;          // running goroutine, null in g0
+  void* g0ctx = nullptr;      // g0's saved context while a goroutine runs
+  bool spinning = false;      // looking for work (counted in nmspinning)
+  std::atomic<std::uint32_t> wake{0};  // futex: 1 once handed a P
+  M* link = nullptr;          // idle list, guarded by the scheduler lock
+  M* alllink = nullptr;       // every M, never removed
+  std::uint64_t rand = 0;
+  const void* g0_bottom = nullptr;  // the thread's own stack, for ASan switches
+  std::size_t g0_size = 0;
+#if defined(GORO_ASAN)
+  void* g0_fake_stack = nullptr;
+#endif
+#if defined(GORO_TSAN)
+  void* g0_fiber = nullptr;
+#endif
+};
+
+// Calls f(g) for every G record that holds a goroutine (not free). Racy by design:
+// for dumps.
+void for_each_g(void (*f)(G*, void*), void* arg);
+M* all_ms() noexcept;
+std::uint64_t goroutines_created() noexcept;
+
+// debug/: crash and overflow reporting.
+void install_signal_handlers();
+void setup_thread_signals(M* m);  // alternate signal stack for an M
+[[noreturn]] void crash_uncaught_exception(G* g) noexcept;
+
+}  // namespace goro::detail

@@ -1,0 +1,126 @@
+// runq.h — a P's local run queue: a fixed ring of 256 goroutines plus the runnext slot.
+//
+// One producer (the owning P's M) pushes at the tail; the owner and thieves take from
+// the head with a CAS. The owner handle (push/pop) and the thief call (steal_into)
+// are separate so a reader sees who may do what.
+//
+// Memory order: the owner publishes a slot with tail.store(release); a consumer reads
+// tail with acquire, reads the slot, then claims it with head CAS (release, so that
+// the producer's acquire load of head sees the slot free before reusing it).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "sched/sched.h"
+
+namespace goro::detail {
+
+class RunQueue {
+ public:
+  static constexpr std::uint32_t kSize = 256;
+
+  // Owner only. With next, g goes to runnext and the G it displaces to the ring.
+  // Returns false if the ring is full: the caller moves half to the global queue
+  // (see put_slow in sched.cpp), which gets back the batch in *batch.
+  bool push(G* g) noexcept {
+    std::uint32_t h = head_.load(std::memory_order_acquire);
+    std::uint32_t t = tail_.load(std::memory_order_relaxed);
+    if (t - h < kSize) {
+      buf_[t % kSize].store(g, std::memory_order_relaxed);
+      tail_.store(t + 1, std::memory_order_release);
+      return true;
+    }
+    return false;
+  }
+  G* swap_next(G* g) noexcept { return runnext_.exchange(g, std::memory_order_acq_rel); }
+
+  // Owner only: takes half the ring (plus g) off for the global queue, linked through
+  // schedlink. Returns the batch's head and its size in *n, or null if a thief got
+  // there first (then push again).
+  G* grab_half_for_global(G* g, std::uint32_t* n) noexcept {
+    std::uint32_t h = head_.load(std::memory_order_acquire);
+    std::uint32_t t = tail_.load(std::memory_order_relaxed);
+    std::uint32_t k = (t - h) / 2;
+    if (k != kSize / 2) return nullptr;
+    G* batch[kSize / 2 + 1];
+    for (std::uint32_t i = 0; i < k; ++i) batch[i] = buf_[(h + i) % kSize].load(std::memory_order_relaxed);
+    if (!head_.compare_exchange_strong(h, h + k, std::memory_order_release, std::memory_order_relaxed))
+      return nullptr;
+    batch[k] = g;
+    for (std::uint32_t i = 0; i < k; ++i) batch[i]->schedlink = batch[i + 1];
+    g->schedlink = nullptr;
+    *n = k + 1;
+    return batch[0];
+  }
+
+  // Owner only: runnext first, then the ring's head.
+  G* pop() noexcept {
+    G* next = runnext_.load(std::memory_order_relaxed);
+    if (next != nullptr && runnext_.compare_exchange_strong(next, nullptr, std::memory_order_acquire,
+                                                            std::memory_order_relaxed))
+      return next;
+    for (;;) {
+      std::uint32_t h = head_.load(std::memory_order_acquire);
+      std::uint32_t t = tail_.load(std::memory_order_relaxed);
+      if (t == h) return nullptr;
+      G* g = buf_[h % kSize].load(std::memory_order_relaxed);
+      if (head_.compare_exchange_strong(h, h + 1, std::memory_order_release, std::memory_order_relaxed))
+        return g;
+    }
+  }
+
+  bool empty() const noexcept {
+    return head_.load(std::memory_order_acquire) == tail_.load(std::memory_order_acquire) &&
+           runnext_.load(std::memory_order_acquire) == nullptr;
+  }
+  std::uint32_t size() const noexcept {
+    return tail_.load(std::memory_order_acquire) - head_.load(std::memory_order_acquire);
+  }
+
+  // Thief: moves half of victim's ring into this (empty-ish) queue, whose owner is
+  // the caller. Returns one G to run now, or null. With take_next, also tries the
+  // victim's runnext when its ring is empty.
+  G* steal_from(RunQueue& victim, bool take_next) noexcept {
+    std::uint32_t t = tail_.load(std::memory_order_relaxed);
+    std::uint32_t n = victim.grab(buf_, t, take_next);
+    if (n == 0) return nullptr;
+    --n;
+    G* g = buf_[(t + n) % kSize].load(std::memory_order_relaxed);
+    if (n != 0) tail_.store(t + n, std::memory_order_release);
+    return g;
+  }
+
+ private:
+  std::uint32_t grab(std::atomic<G*>* dst, std::uint32_t dst_tail, bool take_next) noexcept {
+    for (;;) {
+      std::uint32_t h = head_.load(std::memory_order_acquire);
+      std::uint32_t t = tail_.load(std::memory_order_acquire);
+      std::uint32_t n = t - h;
+      n -= n / 2;
+      if (n == 0) {
+        if (take_next) {
+          G* next = runnext_.load(std::memory_order_acquire);
+          if (next != nullptr && runnext_.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
+            dst[dst_tail % kSize].store(next, std::memory_order_relaxed);
+            return 1;
+          }
+        }
+        return 0;
+      }
+      if (n > kSize / 2) continue;  // inconsistent h/t read; retry
+      for (std::uint32_t i = 0; i < n; ++i)
+        dst[(dst_tail + i) % kSize].store(buf_[(h + i) % kSize].load(std::memory_order_relaxed),
+                                          std::memory_order_relaxed);
+      if (head_.compare_exchange_strong(h, h + n, std::memory_order_acq_rel, std::memory_order_relaxed))
+        return n;
+    }
+  }
+
+  alignas(64) std::atomic<std::uint32_t> head_{0};
+  alignas(64) std::atomic<std::uint32_t> tail_{0};
+  std::atomic<G*> runnext_{nullptr};
+  std::atomic<G*> buf_[kSize]{};
+};
+
+}  // namespace goro::detail

@@ -1,0 +1,1031 @@
+// sched.cpp — the M:N scheduler: spawning, switching, parking, run queues, idle and
+// spinning threads. The design essay is docs/design.md; the invariants (I1..I4) are
+// in sched.h.
+//
+// Switching. Every switch goes through switch_to(): the departing context fills a
+// SwitchAction on its own stack and jumps; the context it lands in runs
+// after_switch(), which saves the departing context and then does what it asked
+// (requeue it, publish its waiter, or free it). A goroutine that parks or yields
+// switches straight to the next goroutine of its P when there is one (one jump),
+// and to the M's scheduler context (g0) only when the P has nothing local: g0 then
+// searches (global queue, stealing) and sleeps when there is nothing to do.
+//
+// Spinning (Go's proc.go "Worker thread parking/unparking"): at most one M is woken
+// per new piece of work, and only when no M is already spinning; a spinning M that
+// finds work wakes another spinner before running it; one that finds none
+// decrements nmspinning and re-checks every queue before sleeping (I4).
+#include <cxxabi.h>
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/context/detail/fcontext.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "goro/detail/testing.h"
+#include "goro/runtime.h"
+#include "sched/internal.h"
+#include "sched/waiter.h"
+
+#if defined(GORO_ASAN)
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if defined(GORO_TSAN)
+#include <sanitizer/tsan_interface.h>
+#endif
+
+namespace bctx = boost::context::detail;
+
+namespace goro::detail {
+namespace {
+
+// ---------------------------------------------------------------------------
+// Global scheduler state.
+
+struct Sched {
+  Lock lock;  // guards gq_head/gq_tail, pidle, midle, nmidle, mcount
+  G* gq_head = nullptr;
+  G* gq_tail = nullptr;
+  std::atomic<std::int64_t> gq_size{0};  // written under lock; read anywhere
+  P* pidle = nullptr;
+  std::atomic<std::int32_t> npidle{0};   // written under lock; read anywhere (I4)
+  M* midle = nullptr;
+  int nmidle = 0;
+  int mcount = 0;
+  std::atomic<std::int32_t> nmspinning{0};  // I4
+
+  P* ps = nullptr;
+  int nprocs = 1;
+
+  Lock glock;  // guards gfree (global free G list) and G chunk allocation
+  G* gfree = nullptr;
+  std::atomic<G*> allg{nullptr};  // registry of every G record ever made (push-only)
+  std::atomic<M*> allm{nullptr};  // every M (push-only)
+
+  std::atomic<std::uint64_t> goid_gen{0};
+  std::atomic<std::int64_t> thread_live{0};  // goroutines started from plain threads
+  std::atomic<std::uint64_t> created{0};
+  std::atomic<std::uint64_t> migrations{0};
+
+  // wait_goroutines_at_most: exiting goroutines bump quiesce_seq when someone waits.
+  std::atomic<std::uint32_t> quiesce_waiters{0};
+  std::atomic<std::uint32_t> quiesce_seq{0};
+};
+
+Sched sched;
+std::atomic<bool> g_started{false};
+std::mutex g_start_mu;
+Options g_options;          // guarded by g_start_mu until started, then read-only
+bool g_options_set = false;
+
+thread_local M* t_m = nullptr;
+
+// ---------------------------------------------------------------------------
+// Per-thread state a goroutine carries with it (runtime.md "thread-local hazards").
+// The accessors are noinline with a compiler barrier so that no address of
+// thread-local storage is kept across a switch.
+
+GORO_NOINLINE int* errno_ptr() noexcept {
+  int* p = &errno;
+  asm volatile("" ::: "memory");
+  return p;
+}
+GORO_NOINLINE EhGlobals* eh_globals() noexcept {
+  auto* p = reinterpret_cast<EhGlobals*>(abi::__cxa_get_globals());
+  asm volatile("" ::: "memory");
+  return p;
+}
+
+inline void save_thread_state(G* g) noexcept {
+  g->saved_errno = *errno_ptr();
+  EhGlobals* eh = eh_globals();
+  g->eh = *eh;
+  if (eh->caught != nullptr || eh->uncaught != 0) *eh = EhGlobals{};
+}
+inline void restore_thread_state(G* g) noexcept {
+  if (g->eh.caught != nullptr || g->eh.uncaught != 0) *eh_globals() = g->eh;
+  *errno_ptr() = g->saved_errno;
+}
+
+std::uint64_t fastrand(std::uint64_t& s) noexcept {
+  s ^= s << 13;
+  s ^= s >> 7;
+  s ^= s << 17;
+  return s;
+}
+
+// ---------------------------------------------------------------------------
+// G records: allocated in chunks, never freed (the registry walks them), recycled
+// through per-P and global free lists.
+
+constexpr std::uint32_t kGFreeMax = 64;
+constexpr int kGChunk = 256;
+
+G* galloc_chunk_locked() {
+  G* chunk = new G[kGChunk];
+  for (int i = 0; i < kGChunk; ++i) {
+    G* g = &chunk[i];
+    G* head = sched.allg.load(std::memory_order_relaxed);
+    g->alllink = head;
+    sched.allg.store(g, std::memory_order_release);
+    if (i > 0) {
+      g->schedlink = sched.gfree;
+      sched.gfree = g;
+    }
+  }
+  return &chunk[0];
+}
+
+G* gfree_get(P* p) {
+  if (p != nullptr) {
+    if (p->gfree == nullptr) {
+      sched.glock.lock();
+      while (p->ngfree < kGFreeMax / 2 && sched.gfree != nullptr) {
+        G* g = sched.gfree;
+        sched.gfree = g->schedlink;
+        g->schedlink = p->gfree;
+        p->gfree = g;
+        ++p->ngfree;
+      }
+      G* fresh = p->gfree == nullptr ? galloc_chunk_locked() : nullptr;
+      sched.glock.unlock();
+      if (fresh != nullptr) return fresh;
+    }
+    G* g = p->gfree;
+    p->gfree = g->schedlink;
+    --p->ngfree;
+    g->schedlink = nullptr;
+    return g;
+  }
+  sched.glock.lock();
+  G* g = sched.gfree;
+  if (g != nullptr)
+    sched.gfree = g->schedlink;
+  else
+    g = galloc_chunk_locked();
+  sched.glock.unlock();
+  g->schedlink = nullptr;
+  return g;
+}
+
+void gfree_put(P* p, G* g) noexcept {
+  g->schedlink = p->gfree;
+  p->gfree = g;
+  if (++p->ngfree <= kGFreeMax) return;
+  sched.glock.lock();
+  while (p->ngfree > kGFreeMax / 2) {
+    G* x = p->gfree;
+    p->gfree = x->schedlink;
+    --p->ngfree;
+    x->schedlink = sched.gfree;
+    sched.gfree = x;
+  }
+  sched.glock.unlock();
+}
+
+std::uint64_t new_goid(P* p) noexcept {
+  constexpr std::uint64_t kBatch = 16;
+  if (p == nullptr) return sched.goid_gen.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (p->goid_next == p->goid_end) {
+    p->goid_next = sched.goid_gen.fetch_add(kBatch, std::memory_order_relaxed) + 1;
+    p->goid_end = p->goid_next + kBatch;
+  }
+  return p->goid_next++;
+}
+
+// ---------------------------------------------------------------------------
+// Run queues.
+
+// Scheduler lock held.
+void global_put_batch_locked(G* head, G* tail, std::int64_t n) noexcept {
+  tail->schedlink = nullptr;
+  if (sched.gq_tail != nullptr)
+    sched.gq_tail->schedlink = head;
+  else
+    sched.gq_head = head;
+  sched.gq_tail = tail;
+  sched.gq_size.store(sched.gq_size.load(std::memory_order_relaxed) + n, std::memory_order_release);
+}
+
+void global_put(G* g) noexcept {
+  sched.lock.lock();
+  global_put_batch_locked(g, g, 1);
+  sched.lock.unlock();
+}
+
+// Scheduler lock held. Takes up to max goroutines (0: a fair share) for p: returns
+// one and puts the rest in p's local queue.
+G* global_get_locked(P* p, std::int64_t max) noexcept {
+  std::int64_t size = sched.gq_size.load(std::memory_order_relaxed);
+  if (size == 0) return nullptr;
+  std::int64_t n = size / sched.nprocs + 1;
+  if (n > size) n = size;
+  if (max > 0 && n > max) n = max;
+  std::int64_t room = RunQueue::kSize - p->runq.size();
+  if (n > room) n = room;
+  if (n < 1) n = 1;
+  sched.gq_size.store(size - n, std::memory_order_relaxed);
+  G* g = sched.gq_head;
+  sched.gq_head = g->schedlink;
+  for (std::int64_t i = 1; i < n; ++i) {
+    G* x = sched.gq_head;
+    sched.gq_head = x->schedlink;
+    p->runq.push(x);  // fits: n <= room
+  }
+  if (sched.gq_head == nullptr) sched.gq_tail = nullptr;
+  g->schedlink = nullptr;
+  return g;
+}
+
+G* global_get(P* p, std::int64_t max) noexcept {
+  if (sched.gq_size.load(std::memory_order_acquire) == 0) return nullptr;
+  sched.lock.lock();
+  G* g = global_get_locked(p, max);
+  sched.lock.unlock();
+  return g;
+}
+
+// Owner of p: queues g locally (runnext with next), spilling half to the global
+// queue when the ring is full.
+void put_local(P* p, G* g, bool next) noexcept {
+  if (next) {
+    g = p->runq.swap_next(g);
+    if (g == nullptr) return;
+  }
+  while (!p->runq.push(g)) {
+    std::uint32_t n = 0;
+    G* batch = p->runq.grab_half_for_global(g, &n);
+    if (batch != nullptr) {
+      sched.lock.lock();
+      global_put_batch_locked(batch, g, n);
+      sched.lock.unlock();
+      return;
+    }
+  }
+}
+
+// The next goroutine to run on p without leaving the M's current context: the
+// global queue now and then (fairness), the local queue, then the global queue.
+G* next_local(P* p) noexcept {
+  if (p->schedtick % 61 == 0 && sched.gq_size.load(std::memory_order_relaxed) > 0) {
+    if (G* g = global_get(p, 1)) return g;
+  }
+  if (G* g = p->runq.pop()) return g;
+  return global_get(p, 0);
+}
+
+// ---------------------------------------------------------------------------
+// Idle Ps and Ms.
+
+// Scheduler lock held.
+P* pidle_get_locked() noexcept {
+  P* p = sched.pidle;
+  if (p != nullptr) {
+    sched.pidle = p->link;
+    sched.npidle.store(sched.npidle.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  }
+  return p;
+}
+void pidle_put_locked(P* p) noexcept {
+  p->m = nullptr;
+  p->link = sched.pidle;
+  sched.pidle = p;
+  sched.npidle.store(sched.npidle.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
+}
+
+void mstart(M* m);
+
+void newm(P* p, bool spinning) {
+  M* m = new M;
+  m->nextp = p;
+  m->spinning = spinning;
+  sched.lock.lock();
+  m->id = sched.mcount++;
+  sched.lock.unlock();
+  m->rand = 0x9E3779B97F4A7C15ull * std::uint64_t(m->id + 1);
+  M* head = sched.allm.load(std::memory_order_relaxed);
+  do {
+    m->alllink = head;
+  } while (!sched.allm.compare_exchange_weak(head, m, std::memory_order_release, std::memory_order_relaxed));
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_t tid;
+  int rc = pthread_create(
+      &tid, &attr,
+      [](void* arg) -> void* {
+        mstart(static_cast<M*>(arg));
+        return nullptr;
+      },
+      m);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) fatal("goro: cannot create a runtime thread (pthread_create failed)");
+}
+
+// Gives an idle P (or p) to an idle or new M. With spinning, the caller has already
+// counted the M in nmspinning; that count is undone if no P is free.
+void startm(P* p, bool spinning) {
+  sched.lock.lock();
+  if (p == nullptr) {
+    p = pidle_get_locked();
+    if (p == nullptr) {
+      sched.lock.unlock();
+      if (spinning) sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+      return;
+    }
+  }
+  M* m = sched.midle;
+  if (m != nullptr) {
+    sched.midle = m->link;
+    --sched.nmidle;
+  }
+  sched.lock.unlock();
+  if (m == nullptr) {
+    newm(p, spinning);
+    return;
+  }
+  m->nextp = p;
+  m->spinning = spinning;
+  m->wake.store(1, std::memory_order_release);
+  futex_wake(&m->wake, 1);
+}
+
+// Called after publishing work (I4): wakes one spinning M if there are idle Ps and
+// nobody is spinning.
+void wakep() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (sched.npidle.load(std::memory_order_relaxed) == 0) return;
+  std::int32_t zero = 0;
+  if (sched.nmspinning.load(std::memory_order_relaxed) != 0 ||
+      !sched.nmspinning.compare_exchange_strong(zero, 1, std::memory_order_seq_cst))
+    return;
+  startm(nullptr, true);
+}
+
+void reset_spinning(M* m) {
+  m->spinning = false;
+  std::int32_t n = sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst) - 1;
+  GORO_CHECK(n >= 0, "goro: negative nmspinning");
+  // We found work, so there may be more: keep one spinner around.
+  wakep();
+}
+
+// Sleeps the M until startm hands it a P.
+void stopm(M* m) {
+  sched.lock.lock();
+  m->link = sched.midle;
+  sched.midle = m;
+  ++sched.nmidle;
+  sched.lock.unlock();
+  stacks::trim();
+  while (m->wake.load(std::memory_order_acquire) == 0) futex_wait(&m->wake, 0);
+  m->wake.store(0, std::memory_order_relaxed);
+  m->p = m->nextp;
+  m->nextp = nullptr;
+  m->p->m = m;
+}
+
+bool any_runq_nonempty() noexcept {
+  if (sched.gq_size.load(std::memory_order_acquire) != 0) return true;
+  for (int i = 0; i < sched.nprocs; ++i)
+    if (!sched.ps[i].runq.empty()) return true;
+  return false;
+}
+
+// g0: finds a goroutine to run, sleeping when there is none. Returns holding a P.
+G* find_runnable(M* m) {
+  for (;;) {
+    P* p = m->p;
+    if (G* g = next_local(p)) return g;
+
+    // Steal, if spinning is worthwhile (bounded as in Go: spinning Ms <= busy Ps / 2).
+    if (sched.nprocs > 1 &&
+        (m->spinning || 2 * sched.nmspinning.load(std::memory_order_relaxed) <
+                            sched.nprocs - sched.npidle.load(std::memory_order_relaxed))) {
+      if (!m->spinning) {
+        m->spinning = true;
+        sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
+      }
+      for (int round = 0; round < 4; ++round) {
+        int start = int(fastrand(m->rand) % std::uint64_t(sched.nprocs));
+        for (int i = 0; i < sched.nprocs; ++i) {
+          P* victim = &sched.ps[(start + i) % sched.nprocs];
+          if (victim == p) continue;
+          if (G* g = p->runq.steal_from(victim->runq, round == 3)) return g;
+        }
+      }
+    }
+
+    // Nothing: give the P back and sleep.
+    sched.lock.lock();
+    if (G* g = global_get_locked(p, 0)) {
+      sched.lock.unlock();
+      return g;
+    }
+    pidle_put_locked(p);
+    m->p = nullptr;
+    sched.lock.unlock();
+
+    if (m->spinning) {
+      m->spinning = false;
+      sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+      // I4: re-check after no longer counting as a spinner.
+      if (any_runq_nonempty()) {
+        sched.lock.lock();
+        P* np = pidle_get_locked();
+        sched.lock.unlock();
+        if (np != nullptr) {
+          m->p = np;
+          np->m = m;
+          m->spinning = true;
+          sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
+          continue;
+        }
+      }
+    }
+    stopm(m);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Switching.
+
+void after_switch(bctx::transfer_t t) noexcept;
+
+void bind_stack(P* p, G* g);
+
+// Switches from the running context (goroutine `from`, or g0 when null) to `to`
+// (a goroutine, or g0 when null). Returns when `from` is resumed, maybe on
+// another thread.
+inline void switch_to(M* m, [[maybe_unused]] G* from, G* to, SwitchAction* act) noexcept {
+  void* target = to != nullptr ? to->ctx : m->g0ctx;
+#if defined(GORO_ASAN)
+  void** fake = act->kind == SwitchAction::exit
+                    ? nullptr
+                    : (from != nullptr ? &from->asan_fake_stack : &m->g0_fake_stack);
+  if (to != nullptr)
+    __sanitizer_start_switch_fiber(fake, to->stack_lo, std::size_t(to->stack_hi - to->stack_lo));
+  else
+    __sanitizer_start_switch_fiber(fake, m->g0_bottom, m->g0_size);
+#endif
+#if defined(GORO_TSAN)
+  __tsan_switch_to_fiber(to != nullptr ? to->tsan_fiber : m->g0_fiber, 0);
+#endif
+  bctx::transfer_t t = bctx::jump_fcontext(target, act);
+  // Resumed. `m` is stale from here on (I3).
+#if defined(GORO_ASAN)
+  __sanitizer_finish_switch_fiber(from != nullptr ? from->asan_fake_stack : current_m()->g0_fake_stack,
+                                  nullptr, nullptr);
+#endif
+  after_switch(t);
+}
+
+// Makes `g` the running goroutine of m's P, binding a stack on its first run.
+inline void prepare(M* m, G* g) {
+  P* p = m->p;
+  ++p->schedtick;
+  m->curg = g;
+  g->state.store(GState::running, std::memory_order_relaxed);
+  if (g->ctx == nullptr) bind_stack(p, g);
+}
+
+// A goroutine's first frame.
+[[noreturn]] void g_entry(bctx::transfer_t t) noexcept {
+#if defined(GORO_ASAN)
+  __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
+#endif
+  after_switch(t);
+  M* m = current_m();
+  G* g = m->curg;
+  g->last_m = m->id;
+  *errno_ptr() = 0;
+  try {
+    g->call(g->closure);
+  } catch (...) {
+    crash_uncaught_exception(g);
+  }
+  g->destroy(g->closure);
+  if (g->closure != g->inline_buf) ::operator delete(g->closure, std::align_val_t(alignof(std::max_align_t)));
+  g->closure = nullptr;
+
+  // Exit: switch away for good; the next context frees our stack (I1).
+  m = current_m();
+  P* p = m->p;
+  g->state.store(GState::dead, std::memory_order_relaxed);
+  p->live.store(p->live.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  G* next = next_local(p);
+  SwitchAction act;
+  act.kind = SwitchAction::exit;
+  act.save_to = &g->ctx;
+  act.g = g;
+  if (next != nullptr) {
+    prepare(m, next);
+  } else {
+    m->curg = nullptr;
+  }
+  switch_to(m, g, next, &act);
+  __builtin_unreachable();
+}
+
+void bind_stack(P* p, G* g) {
+  char* lo = nullptr;
+  char* top = stacks::get(&p->stacks, &lo);
+  g->stack_lo = lo;
+  g->stack_hi = top;
+  g->min_sp = top;
+  g->ctx = bctx::make_fcontext(top, std::size_t(top - lo), &g_entry);
+#if defined(GORO_TSAN)
+  g->tsan_fiber = __tsan_create_fiber(0);
+#endif
+}
+
+void release_dead(P* p, G* g) noexcept {
+#if defined(GORO_TSAN)
+  __tsan_destroy_fiber(g->tsan_fiber);
+  g->tsan_fiber = nullptr;
+#endif
+#if defined(GORO_ASAN)
+  // The stack will be reused by another goroutine: forget its poisoning.
+  __asan_unpoison_memory_region(g->stack_lo, std::size_t(g->stack_hi - g->stack_lo));
+  g->asan_fake_stack = nullptr;
+#endif
+  stacks::put(&p->stacks, g->stack_hi, g->min_sp);
+  g->stack_lo = g->stack_hi = nullptr;
+  g->ctx = nullptr;
+  g->last_m = -1;
+  g->state.store(GState::free, std::memory_order_release);
+  gfree_put(p, g);
+  if (sched.quiesce_waiters.load(std::memory_order_relaxed) != 0) {
+    sched.quiesce_seq.fetch_add(1, std::memory_order_release);
+    futex_wake(&sched.quiesce_seq, INT32_MAX);
+  }
+}
+
+// Runs in the context we landed in, on behalf of the one we left (I1).
+void after_switch(bctx::transfer_t t) noexcept {
+  auto* act = static_cast<SwitchAction*>(t.data);
+  const SwitchAction a = *act;  // the departing stack may be reused once published
+  *a.save_to = t.fctx;
+  if (a.kind == SwitchAction::none) return;
+  G* g = a.g;
+  P* p = current_m()->p;
+  if (static_cast<char*>(t.fctx) < g->min_sp) g->min_sp = static_cast<char*>(t.fctx);
+  switch (a.kind) {
+    case SwitchAction::requeue:
+      put_local(p, g, false);
+      break;
+    case SwitchAction::park:
+      if (!a.unlockf(a.arg)) {
+        g->state.store(GState::runnable, std::memory_order_relaxed);
+        put_local(p, g, true);
+      }
+      break;
+    case SwitchAction::exit:
+      release_dead(p, g);
+      break;
+    case SwitchAction::none:
+      break;
+  }
+}
+
+// Back in a goroutine after a switch: restore what it carries, count migrations.
+inline void resumed(G* g) noexcept {
+  restore_thread_state(g);
+  int id = current_m()->id;
+  if (g->last_m != id) {
+    sched.migrations.fetch_add(1, std::memory_order_relaxed);
+    g->last_m = id;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// M main loop.
+
+void mstart(M* m) {
+  t_m = m;
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    void* addr = nullptr;
+    std::size_t size = 0;
+    pthread_attr_getstack(&attr, &addr, &size);
+    m->g0_bottom = addr;
+    m->g0_size = size;
+    pthread_attr_destroy(&attr);
+  }
+#if defined(GORO_TSAN)
+  m->g0_fiber = __tsan_get_current_fiber();
+#endif
+  setup_thread_signals(m);
+  m->p = m->nextp;
+  m->nextp = nullptr;
+  m->p->m = m;
+  for (;;) {
+    G* g = find_runnable(m);
+    if (m->spinning) reset_spinning(m);
+    prepare(m, g);
+    SwitchAction act;
+    act.save_to = &m->g0ctx;
+    switch_to(m, nullptr, g, &act);
+    m = current_m();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Start-up.
+
+int cgroup_cpu_limit() {
+  // cgroup v2: "max 100000" or "<quota> <period>".
+  if (FILE* f = std::fopen("/sys/fs/cgroup/cpu.max", "r")) {
+    char quota[32] = {0};
+    long period = 0;
+    int n = std::fscanf(f, "%31s %ld", quota, &period);
+    std::fclose(f);
+    if (n == 2 && std::strcmp(quota, "max") != 0 && period > 0) {
+      long q = std::atol(quota);
+      return int(std::max(1L, (q + period - 1) / period));
+    }
+    return 0;
+  }
+  // cgroup v1.
+  long q = -1, period = 0;
+  if (FILE* f = std::fopen("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "r")) {
+    if (std::fscanf(f, "%ld", &q) != 1) q = -1;
+    std::fclose(f);
+  }
+  if (FILE* f = std::fopen("/sys/fs/cgroup/cpu/cpu.cfs_period_us", "r")) {
+    if (std::fscanf(f, "%ld", &period) != 1) period = 0;
+    std::fclose(f);
+  }
+  if (q > 0 && period > 0) return int(std::max(1L, (q + period - 1) / period));
+  return 0;
+}
+
+int default_procs() {
+  int n = 0;
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
+  if (n <= 0) n = int(std::thread::hardware_concurrency());
+  if (n <= 0) n = 1;
+  int limit = cgroup_cpu_limit();
+  if (limit > 0 && limit < n) n = limit;
+  return n;
+}
+
+[[noreturn]] void bad_env(const char* name, const char* value, const char* want) {
+  std::fprintf(stderr, "goro: invalid %s=%s (%s)\n", name, value, want);
+  std::exit(2);
+}
+
+std::size_t parse_size(const char* name, const char* s) {
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(s, &end, 10);
+  if (errno != 0 || end == s) bad_env(name, s, "a size in bytes, with an optional K, M or G suffix");
+  switch (*end) {
+    case 'k': case 'K': v <<= 10; ++end; break;
+    case 'm': case 'M': v <<= 20; ++end; break;
+    case 'g': case 'G': v <<= 30; ++end; break;
+    default: break;
+  }
+  if (*end == 'i' || *end == 'I') ++end;
+  if (*end == 'b' || *end == 'B') ++end;
+  if (*end != '\0') bad_env(name, s, "a size in bytes, with an optional K, M or G suffix");
+  return std::size_t(v);
+}
+
+Options resolve_options(Options o) {
+  if (o.procs <= 0) {
+    if (const char* s = std::getenv("GORO_PROCS"); s != nullptr && *s != '\0') {
+      char* end = nullptr;
+      long v = std::strtol(s, &end, 10);
+      if (end == s || *end != '\0' || v < 1 || v > 1024) bad_env("GORO_PROCS", s, "a number from 1 to 1024");
+      o.procs = int(v);
+    } else {
+      o.procs = default_procs();
+    }
+  }
+  if (o.stack_size == 0) {
+    if (const char* s = std::getenv("GORO_STACK_SIZE"); s != nullptr && *s != '\0')
+      o.stack_size = parse_size("GORO_STACK_SIZE", s);
+    else
+      o.stack_size = std::size_t(128) << 10;
+  }
+  if (o.stack_size < (std::size_t(16) << 10)) o.stack_size = std::size_t(16) << 10;
+  if (o.stack_guard == Options::StackGuard::automatic) {
+    if (const char* s = std::getenv("GORO_STACK_GUARD"); s != nullptr && *s != '\0') {
+      if (std::strcmp(s, "madvise") == 0)
+        o.stack_guard = Options::StackGuard::madvise;
+      else if (std::strcmp(s, "mprotect") == 0)
+        o.stack_guard = Options::StackGuard::mprotect;
+      else if (std::strcmp(s, "auto") != 0)
+        bad_env("GORO_STACK_GUARD", s, "auto, madvise or mprotect");
+    }
+  }
+  return o;
+}
+
+void start_locked() {
+  Options o = resolve_options(g_options);
+  bool automatic = o.stack_guard == Options::StackGuard::automatic;
+  stacks::init(o.stack_size,
+               o.stack_guard == Options::StackGuard::mprotect ? GuardMode::mprotect : GuardMode::madvise,
+               automatic);
+  o.stack_size = stacks::config().stack_size;
+  if (automatic)
+    o.stack_guard = stacks::config().mode == GuardMode::madvise ? Options::StackGuard::madvise
+                                                                : Options::StackGuard::mprotect;
+  g_options = o;
+  sched.nprocs = o.procs;
+  sched.ps = new P[std::size_t(o.procs)];
+  for (int i = o.procs - 1; i >= 0; --i) {
+    P* p = &sched.ps[i];
+    p->id = i;
+    p->rand = 0x2545F4914F6CDD1Dull * std::uint64_t(i + 1);
+    pidle_put_locked(p);
+  }
+  install_signal_handlers();
+  g_started.store(true, std::memory_order_release);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Internal API.
+
+GORO_NOINLINE M* current_m() noexcept {
+  M* m = t_m;
+  asm volatile("" ::: "memory");
+  return m;
+}
+
+GORO_NOINLINE G* current_g() noexcept {
+  M* m = t_m;
+  asm volatile("" ::: "memory");
+  return m != nullptr ? m->curg : nullptr;
+}
+
+bool started() noexcept { return g_started.load(std::memory_order_acquire); }
+
+void ensure_started() {
+  if (GORO_LIKELY(g_started.load(std::memory_order_acquire))) return;
+  std::lock_guard<std::mutex> lk(g_start_mu);
+  if (g_started.load(std::memory_order_relaxed)) return;
+  start_locked();
+}
+
+int nprocs() noexcept { return sched.nprocs; }
+
+bool sync_can_spin(int iter) noexcept {
+  if (iter >= 4 || sched.nprocs <= 1) return false;
+  if (sched.nprocs <= sched.npidle.load(std::memory_order_relaxed) +
+                         sched.nmspinning.load(std::memory_order_relaxed) + 1)
+    return false;
+  M* m = current_m();
+  if (m != nullptr && m->p != nullptr && !m->p->runq.empty()) return false;
+  return true;
+}
+
+void park(WaitReason reason, bool (*unlockf)(void*), void* arg) {
+  M* m = current_m();
+  G* g = m->curg;
+  GORO_CHECK(g != nullptr, "goro: park called outside a goroutine");
+  P* p = m->p;
+  g->wait_reason.store(reason, std::memory_order_relaxed);
+  g->wait_since.store(coarse_nanotime(), std::memory_order_relaxed);
+  g->state.store(GState::waiting, std::memory_order_relaxed);
+  save_thread_state(g);
+  SwitchAction act;
+  act.kind = SwitchAction::park;
+  act.save_to = &g->ctx;
+  act.g = g;
+  act.unlockf = unlockf;
+  act.arg = arg;
+  G* next = next_local(p);
+  if (next != nullptr)
+    prepare(m, next);
+  else
+    m->curg = nullptr;
+  switch_to(m, g, next, &act);
+  resumed(g);
+}
+
+void ready(G* g) noexcept {
+  g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
+  g->state.store(GState::runnable, std::memory_order_relaxed);
+  M* m = current_m();
+  if (m != nullptr && m->p != nullptr) {
+    put_local(m->p, g, true);
+    if (sched.nprocs > 1) wakep();
+  } else {
+    global_put(g);
+    wakep();
+  }
+}
+
+void for_each_g(void (*f)(G*, void*), void* arg) {
+  for (G* g = sched.allg.load(std::memory_order_acquire); g != nullptr; g = g->alllink)
+    if (g->state.load(std::memory_order_acquire) != GState::free) f(g, arg);
+}
+
+M* all_ms() noexcept { return sched.allm.load(std::memory_order_acquire); }
+std::uint64_t goroutines_created() noexcept { return sched.goid_gen.load(std::memory_order_relaxed); }
+
+// ---------------------------------------------------------------------------
+// Spawning.
+
+Spawn spawn_begin(std::size_t size, std::size_t align) {
+  ensure_started();
+  M* m = current_m();
+  G* g = gfree_get(m != nullptr ? m->p : nullptr);
+  if (size <= G::kInline && align <= 16) {
+    g->closure = g->inline_buf;
+  } else {
+    GORO_CHECK(align <= alignof(std::max_align_t), "goro::go: over-aligned closure");
+    g->closure = ::operator new(size, std::align_val_t(alignof(std::max_align_t)));
+  }
+  g->created_pc = reinterpret_cast<std::uintptr_t>(__builtin_return_address(0));
+  return Spawn{g, g->closure};
+}
+
+void spawn_abort(Spawn s) noexcept {
+  G* g = s.g;
+  if (g->closure != g->inline_buf) ::operator delete(g->closure, std::align_val_t(alignof(std::max_align_t)));
+  g->closure = nullptr;
+  M* m = current_m();
+  if (m != nullptr && m->p != nullptr) {
+    gfree_put(m->p, g);
+  } else {
+    sched.glock.lock();
+    g->schedlink = sched.gfree;
+    sched.gfree = g;
+    sched.glock.unlock();
+  }
+}
+
+void spawn_commit(Spawn s, void (*call)(void*), void (*destroy)(void*) noexcept) {
+  G* g = s.g;
+  g->call = call;
+  g->destroy = destroy;
+  M* m = current_m();
+  P* p = m != nullptr ? m->p : nullptr;
+  g->id = new_goid(p);
+  g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
+  g->state.store(GState::runnable, std::memory_order_release);
+  if (p != nullptr) {
+    p->live.store(p->live.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    put_local(p, g, true);
+    if (sched.nprocs > 1) wakep();
+  } else {
+    sched.thread_live.fetch_add(1, std::memory_order_relaxed);
+    global_put(g);
+    wakep();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Completion.
+
+namespace {
+struct CompletionPark {
+  std::atomic<std::uintptr_t>* state;
+  Waiter* w;
+};
+bool completion_publish(void* arg) {
+  auto* cp = static_cast<CompletionPark*>(arg);
+  std::uintptr_t expected = 0;
+  return cp->state->compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(cp->w),
+                                            std::memory_order_acq_rel, std::memory_order_acquire);
+}
+}  // namespace
+
+void Completion::signal() noexcept {
+  std::uintptr_t old = state_.exchange(1, std::memory_order_acq_rel);
+  GORO_CHECK(old != 1, "goro: Completion signalled twice");
+  if (old != 0) reinterpret_cast<Waiter*>(old)->wake();
+}
+
+void Completion::wait() {
+  if (state_.load(std::memory_order_acquire) == 1) return;
+  ensure_started();
+  Waiter w;
+  CompletionPark cp{&state_, &w};
+  w.wait(WaitReason::completion, &completion_publish, &cp);
+  GORO_CHECK(state_.load(std::memory_order_acquire) == 1, "goro: Completion woken early");
+}
+
+}  // namespace goro::detail
+
+// ---------------------------------------------------------------------------
+// Public API.
+
+namespace goro {
+
+using namespace goro::detail;
+
+void configure(const Options& options) {
+  std::lock_guard<std::mutex> lk(g_start_mu);
+  if (g_started.load(std::memory_order_relaxed))
+    throw std::logic_error("goro::configure: the runtime has already started");
+  g_options = options;
+  g_options_set = true;
+}
+
+Options current_options() {
+  ensure_started();
+  return g_options;
+}
+
+void yield() {
+  M* m = current_m();
+  if (m == nullptr || m->curg == nullptr) {
+    sched_yield();
+    return;
+  }
+  G* g = m->curg;
+  P* p = m->p;
+  G* next = next_local(p);
+  if (next == nullptr) return;
+  g->state.store(GState::runnable, std::memory_order_relaxed);
+  save_thread_state(g);
+  SwitchAction act;
+  act.kind = SwitchAction::requeue;
+  act.save_to = &g->ctx;
+  act.g = g;
+  prepare(m, next);
+  switch_to(m, g, next, &act);
+  resumed(g);
+}
+
+std::int64_t num_goroutines() noexcept {
+  if (!started()) return 0;
+  std::int64_t n = sched.thread_live.load(std::memory_order_relaxed);
+  for (int i = 0; i < sched.nprocs; ++i) n += sched.ps[i].live.load(std::memory_order_relaxed);
+  return n;
+}
+
+int procs() {
+  ensure_started();
+  return sched.nprocs;
+}
+
+bool in_goroutine() noexcept { return current_g() != nullptr; }
+
+namespace detail::testing {
+
+bool wait_goroutines_at_most(std::int64_t n, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  sched.quiesce_waiters.fetch_add(1, std::memory_order_seq_cst);
+  bool ok = false;
+  for (;;) {
+    std::uint32_t seq = sched.quiesce_seq.load(std::memory_order_acquire);
+    if (num_goroutines() <= n) {
+      ok = true;
+      break;
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) break;
+    // Woken by each goroutine exit; the 1 ms cap covers an exit that raced with our
+    // registration.
+    struct timespec ts {0, 1000000};
+    futex_wait(&sched.quiesce_seq, seq, &ts);
+  }
+  sched.quiesce_waiters.fetch_sub(1, std::memory_order_seq_cst);
+  return ok;
+}
+
+std::uint64_t migrations() noexcept { return sched.migrations.load(std::memory_order_relaxed); }
+
+std::uint64_t goroutine_id() noexcept {
+  G* g = current_g();
+  return g != nullptr ? g->id : 0;
+}
+
+int thread_index() noexcept {
+  M* m = current_m();
+  return m != nullptr ? m->id : -1;
+}
+
+const char* stack_guard_mode() {
+  ensure_started();
+  return stacks::mode_name();
+}
+
+std::size_t stack_mappings() noexcept { return stacks::mappings(); }
+std::size_t stacks_reserved() noexcept { return stacks::reserved(); }
+std::size_t stack_size() noexcept {
+  ensure_started();
+  return stacks::config().stack_size;
+}
+
+}  // namespace detail::testing
+}  // namespace goro

@@ -1,0 +1,110 @@
+// sched.h — goroutines (G), OS threads (M), processors (P) and the one park/ready path
+// every blocking primitive goes through. docs/design.md is the long-form essay; the
+// rules that code must keep are here.
+//
+// Ownership of a G, by state (who may touch its stack and context):
+//   free      on a P's or the global free list; nobody runs it.
+//   runnable  in exactly one run queue (a P's ring, a runnext slot, or the global
+//             queue); the M that takes it out owns it.
+//   running   the M whose curg it is. Only that M switches away from it.
+//   waiting   parked: owned by the wait queue it is on. Whoever takes it off the queue
+//             (under that queue's lock) calls ready() exactly once.
+//   dead      returned; its record and stack go back to the P it died on.
+//
+// Invariants:
+//  I1. A G's saved context is written before the G becomes visible to anyone who can
+//      resume it. The switch code guarantees it: the departing side's context is
+//      saved, and its "after" action (queue it, or release the wait-queue lock) is
+//      run, by the context it switched to, after the jump (Go's gopark(unlockf)).
+//  I2. An M runs goroutines only while it holds a P; a P is held by at most one M.
+//  I3. Runtime thread-locals are read only through the noinline accessors below and
+//      re-read after every switch: a goroutine may resume on another thread.
+//  I4. Lost wake-ups: whoever publishes work does (publish; seq_cst fence; read
+//      npidle/nmspinning); a spinning M that gives up does (nmspinning--, seq_cst;
+//      re-check every run queue). One side always sees the other.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "goro/detail/sema.h"
+#include "sched/platform.h"
+
+namespace goro::detail {
+
+struct P;
+struct M;
+
+enum class GState : std::uint32_t { free, runnable, running, waiting, dead };
+
+// Mirror of the Itanium C++ ABI's per-thread exception state (__cxa_eh_globals):
+// saved per goroutine so a goroutine parked inside a catch block keeps its exception.
+struct EhGlobals {
+  void* caught = nullptr;
+  unsigned int uncaught = 0;
+};
+
+// A goroutine. Kept small: a million parked goroutines cost a stack page each plus this.
+struct G {
+  void* ctx = nullptr;           // saved fcontext; null before the first run
+  char* stack_lo = nullptr;      // lowest usable byte (just above the guard); null: no stack
+  char* stack_hi = nullptr;      // top of the stack
+  G* schedlink = nullptr;        // run queue / free list link (owner: whoever holds the G)
+  std::uint64_t id = 0;
+  std::atomic<GState> state{GState::free};
+  std::atomic<WaitReason> wait_reason{WaitReason::none};
+  std::atomic<std::int64_t> wait_since{0};  // coarse ns when it parked
+  char* min_sp = nullptr;        // lowest saved SP seen: tells a deep stack at release
+  void (*call)(void*) = nullptr;
+  void (*destroy)(void*) noexcept = nullptr;
+  void* closure = nullptr;       // inline_buf or heap
+  std::uintptr_t created_pc = 0; // where go() was called
+  int saved_errno = 0;
+  int last_m = -1;               // M it last ran on (migration count)
+  EhGlobals eh;
+  G* alllink = nullptr;          // registry chain (never changes once set)
+#if defined(GORO_ASAN)
+  void* asan_fake_stack = nullptr;
+#endif
+#if defined(GORO_TSAN)
+  void* tsan_fiber = nullptr;
+#endif
+  static constexpr std::size_t kInline = 48;
+  alignas(16) unsigned char inline_buf[kInline];
+};
+
+// What the context we switch to must do for the one we left (invariant I1).
+struct SwitchAction {
+  enum Kind : std::uint8_t { none, requeue, park, exit } kind = none;
+  void** save_to = nullptr;  // where the departing context is saved
+  G* g = nullptr;            // the departing goroutine (requeue, park, exit)
+  bool (*unlockf)(void*) = nullptr;  // park: publishes the waiter; false aborts the park
+  void* arg = nullptr;
+};
+
+// --- The calling thread's runtime identity (invariant I3) ---
+M* current_m() noexcept;       // null on a plain thread
+G* current_g() noexcept;       // null on a plain thread and on an M's scheduler context
+
+// --- The one park/ready path ---
+// Parks the current goroutine. After it has left its stack, unlockf(arg) runs on the
+// thread's next context; if it returns false the park is cancelled and the goroutine
+// resumes. Must be called from a goroutine.
+void park(WaitReason reason, bool (*unlockf)(void*), void* arg);
+// Makes a parked goroutine runnable. From a goroutine, it runs next on the caller's P
+// (inheriting the time slice, as Go's runnext); from a plain thread it goes on the
+// global queue and an idle P is woken.
+void ready(G* g) noexcept;
+
+// Whether a goroutine or thread that found a sync lock held should spin a little
+// before queueing (iteration `iter`): only on a multicore runtime with other work
+// running and nothing else waiting for this P (Go's sync_runtime_canSpin).
+bool sync_can_spin(int iter) noexcept;
+
+// The runtime, started on first use.
+void ensure_started();
+bool started() noexcept;
+int nprocs() noexcept;
+
+}  // namespace goro::detail

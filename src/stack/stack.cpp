@@ -1,0 +1,252 @@
+// stack.cpp — slab reservations, guard regions and the stack pools (see stack.h).
+#include "stack/stack.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "goro/detail/sema.h"
+#include "sched/platform.h"
+
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define GORO_VALGRIND_REGISTER(lo, hi) VALGRIND_STACK_REGISTER(lo, hi)
+#else
+#define GORO_VALGRIND_REGISTER(lo, hi) 0
+#endif
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+namespace goro::detail::stacks {
+namespace {
+
+constexpr std::uint32_t kCacheMax = 128;        // warm stacks a P keeps
+constexpr std::size_t kGlobalWarmMax = 1024;    // warm stacks the global pool keeps
+constexpr std::size_t kSlabBytes = 256u << 20;  // virtual bytes per slab
+constexpr std::size_t kBatch = 32;              // stacks moved between pools at once
+constexpr std::size_t kMapMargin = 4096;        // mappings left for everything else
+
+StackConfig g_cfg{};
+std::size_t g_page = 4096;
+std::size_t g_guard = 4096;
+bool g_inited = false;
+
+Lock g_lock;  // guards everything below
+char* g_slab = nullptr;          // current slab
+std::size_t g_slab_next = 0;     // next uncarved slot in it
+std::size_t g_slab_slots = 0;
+std::vector<char*> g_warm;       // tops of pooled stacks that may hold pages
+std::vector<char*> g_cold;       // tops of pooled stacks with no pages
+std::size_t g_base_maps = 0;
+std::size_t g_max_maps = 65530;
+
+std::atomic<std::size_t> g_mappings{0};
+std::atomic<std::size_t> g_reserved{0};
+
+std::size_t read_max_map_count() {
+  std::size_t v = 65530;
+  if (FILE* f = std::fopen("/proc/sys/vm/max_map_count", "r")) {
+    unsigned long x;
+    if (std::fscanf(f, "%lu", &x) == 1) v = x;
+    std::fclose(f);
+  }
+  return v;
+}
+
+std::size_t count_maps() {
+  std::size_t n = 0;
+  if (FILE* f = std::fopen("/proc/self/maps", "r")) {
+    int c;
+    while ((c = std::fgetc(f)) != EOF)
+      if (c == '\n') ++n;
+    std::fclose(f);
+  }
+  return n;
+}
+
+bool kernel_has_guard_install() {
+  void* p = ::mmap(nullptr, 2 * g_page, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return false;
+  bool ok = ::madvise(p, g_page, MADV_GUARD_INSTALL) == 0;
+  ::munmap(p, 2 * g_page);
+  return ok;
+}
+
+[[noreturn]] void out_of_mappings() {
+  char msg[512];
+  std::snprintf(msg, sizeof msg,
+                "goro: cannot guard more goroutine stacks: the mprotect guards use 2 kernel "
+                "mappings per stack and vm.max_map_count (%zu) would be exceeded "
+                "(%zu stacks reserved).\n"
+                "  Raise the limit:   sysctl -w vm.max_map_count=%zu\n"
+                "  or use Linux 6.13+, whose MADV_GUARD_INSTALL guards cost no mapping.\n",
+                g_max_maps, g_reserved.load(), g_max_maps * 4);
+  ::write(2, msg, std::strlen(msg));
+  fatal("out of kernel memory mappings for goroutine stacks (vm.max_map_count)");
+}
+
+void new_slab() {
+  g_slab_slots = kSlabBytes / g_cfg.stack_size;
+  if (g_slab_slots < 16) g_slab_slots = 16;
+  std::size_t bytes = g_slab_slots * g_cfg.stack_size;
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+  if (p == MAP_FAILED) fatal("goro: mmap of a stack slab failed (out of address space?)");
+#ifdef MADV_NOHUGEPAGE
+  ::madvise(p, bytes, MADV_NOHUGEPAGE);  // one page per stack, never 2 MiB
+#endif
+  g_slab = static_cast<char*>(p);
+  g_slab_next = 0;
+  g_mappings.fetch_add(1, std::memory_order_relaxed);
+}
+
+// Carves one slot from the current slab and guards it. Called with g_lock held.
+char* carve() {
+  if (g_slab == nullptr || g_slab_next == g_slab_slots) new_slab();
+  char* lo = g_slab + g_slab_next * g_cfg.stack_size;
+  if (g_cfg.mode == GuardMode::madvise) {
+    if (::madvise(lo, g_guard, MADV_GUARD_INSTALL) != 0)
+      fatal("goro: madvise(MADV_GUARD_INSTALL) failed on a stack guard");
+  } else {
+    if (g_base_maps + g_mappings.load(std::memory_order_relaxed) + 2 + kMapMargin > g_max_maps)
+      out_of_mappings();
+    if (::mprotect(lo, g_guard, PROT_NONE) != 0) {
+      if (errno == ENOMEM) out_of_mappings();
+      fatal("goro: mprotect of a stack guard failed");
+    }
+    g_mappings.fetch_add(2, std::memory_order_relaxed);
+  }
+  ++g_slab_next;
+  g_reserved.fetch_add(1, std::memory_order_relaxed);
+  char* top = lo + g_cfg.stack_size;
+  (void)GORO_VALGRIND_REGISTER(lo + g_guard, top);
+  return top;
+}
+
+// The cache links its stacks through the word at the top of each (a warm stack's top
+// page is committed already).
+char*& link_of(char* top) { return *reinterpret_cast<char**>(top - sizeof(char*)); }
+
+void release_pages_below_top(char* top) noexcept {
+  char* lo = top - g_cfg.stack_size + g_guard;
+  char* keep = top - g_page;
+  if (keep > lo) ::madvise(lo, std::size_t(keep - lo), MADV_DONTNEED);
+}
+
+}  // namespace
+
+void init(std::size_t stack_size, GuardMode requested, bool automatic) {
+  g_page = std::size_t(::sysconf(_SC_PAGESIZE));
+  g_guard = g_page;
+  stack_size = (stack_size + g_page - 1) / g_page * g_page;
+  bool has_guard = kernel_has_guard_install();
+  GuardMode mode = requested;
+  if (automatic) mode = has_guard ? GuardMode::madvise : GuardMode::mprotect;
+  if (mode == GuardMode::madvise && !has_guard) {
+    const char msg[] =
+        "goro: GORO_STACK_GUARD=madvise but this kernel lacks MADV_GUARD_INSTALL "
+        "(Linux 6.13+); using mprotect guards\n";
+    ::write(2, msg, sizeof msg - 1);
+    mode = GuardMode::mprotect;
+  }
+  g_cfg = StackConfig{stack_size, mode};
+  g_max_maps = read_max_map_count();
+  g_base_maps = count_maps();
+  g_inited = true;
+}
+
+const StackConfig& config() noexcept { return g_cfg; }
+std::size_t guard_size() noexcept { return g_guard; }
+
+char* get(StackCache* cache, char** lo) {
+  char* top;
+  if (cache != nullptr && cache->head != nullptr) {
+    top = cache->head;
+    cache->head = link_of(top);
+    --cache->count;
+  } else {
+    g_lock.lock();
+    // Refill the cache with a batch, warm stacks first.
+    std::size_t want = cache != nullptr ? kBatch : 1;
+    char* got[kBatch];
+    std::size_t n = 0;
+    while (n < want && !g_warm.empty()) got[n++] = g_warm.back(), g_warm.pop_back();
+    while (n < want && !g_cold.empty()) got[n++] = g_cold.back(), g_cold.pop_back();
+    while (n < want) got[n++] = carve();
+    g_lock.unlock();
+    top = got[0];
+    for (std::size_t i = 1; i < n; ++i) {
+      link_of(got[i]) = cache->head;
+      cache->head = got[i];
+      ++cache->count;
+    }
+  }
+  *lo = top - g_cfg.stack_size + g_guard;
+  return top;
+}
+
+void put(StackCache* cache, char* top, char* min_sp) noexcept {
+  bool deep = min_sp != nullptr && min_sp < top - 2 * g_page;
+  if (cache != nullptr && (++cache->releases & 63) == 0) deep = true;  // S1's periodic sweep
+  if (deep) release_pages_below_top(top);
+  if (cache != nullptr && cache->count < kCacheMax) {
+    link_of(top) = cache->head;
+    cache->head = top;
+    ++cache->count;
+    return;
+  }
+  g_lock.lock();
+  g_warm.push_back(top);
+  if (cache != nullptr) {
+    // Spill half the cache so the next puts stay local.
+    while (cache->count > kCacheMax / 2) {
+      char* t = cache->head;
+      cache->head = link_of(t);
+      --cache->count;
+      g_warm.push_back(t);
+    }
+  }
+  g_lock.unlock();
+}
+
+void trim() noexcept {
+  if (!g_inited) return;
+  for (;;) {
+    g_lock.lock();
+    if (g_warm.size() <= kGlobalWarmMax) {
+      g_lock.unlock();
+      return;
+    }
+    char* batch[kBatch];
+    std::size_t n = 0;
+    while (n < kBatch && g_warm.size() > kGlobalWarmMax) batch[n++] = g_warm.back(), g_warm.pop_back();
+    g_lock.unlock();
+    for (std::size_t i = 0; i < n; ++i) {
+      char* lo = batch[i] - g_cfg.stack_size + g_guard;
+      ::madvise(lo, std::size_t(batch[i] - lo), MADV_DONTNEED);
+    }
+    g_lock.lock();
+    for (std::size_t i = 0; i < n; ++i) g_cold.push_back(batch[i]);
+    g_lock.unlock();
+  }
+}
+
+bool in_guard(const char* addr, const char* lo) noexcept {
+  return lo != nullptr && addr >= lo - g_guard && addr < lo;
+}
+
+std::size_t mappings() noexcept { return g_mappings.load(std::memory_order_relaxed); }
+std::size_t reserved() noexcept { return g_reserved.load(std::memory_order_relaxed); }
+const char* mode_name() noexcept {
+  return g_cfg.mode == GuardMode::madvise ? "madvise" : "mprotect";
+}
+
+}  // namespace goro::detail::stacks

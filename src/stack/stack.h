@@ -1,0 +1,61 @@
+// stack.h — goroutine stacks: large lazily-committed reservations carved from slabs,
+// each with a guard region below it, pooled per P.
+//
+// A stack slot is [guard | usable ... top). The kernel commits a page on first touch,
+// so a goroutine costs one page until it grows. Guards are made with
+// madvise(MADV_GUARD_INSTALL) where the kernel has it (Linux 6.13+: no extra kernel
+// mapping), else mprotect(PROT_NONE) (two mappings per stack, so limited by
+// vm.max_map_count: we fail with a clear message before reaching it).
+//
+// Invariants:
+//  S1. A pooled stack is "warm" (its top page is committed, nothing below it that
+//      we know of) in a P's cache, or anything in the global pool. Stacks found deep
+//      on release, and every 64th release, give their pages below the top back
+//      (MADV_DONTNEED) before reuse.
+//  S2. Slabs are never unmapped: a slot's address stays a stack for the process's
+//      life, which keeps the overflow handler's address test valid without locks.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace goro::detail {
+
+enum class GuardMode { madvise, mprotect };
+
+struct StackConfig {
+  std::size_t stack_size;  // slot size: guard + usable, page multiple
+  GuardMode mode;
+};
+
+// The free stacks one P keeps: owned by that P (no lock).
+struct StackCache {
+  char* head = nullptr;  // linked through the top word of each stack
+  std::uint32_t count = 0;
+  std::uint32_t releases = 0;
+};
+
+namespace stacks {
+
+// Chooses the guard mode (probing the kernel) and fixes the slot size. Once.
+void init(std::size_t stack_size, GuardMode requested, bool automatic);
+const StackConfig& config() noexcept;
+std::size_t guard_size() noexcept;
+
+// A stack for a goroutine's first run: returns its top; *lo gets its lowest usable
+// byte. cache may be null (no P).
+char* get(StackCache* cache, char** lo);
+// Gives a stack back. min_sp is the lowest stack pointer seen (null if unknown).
+void put(StackCache* cache, char* top, char* min_sp) noexcept;
+// Hands back memory of pooled stacks beyond the bound (from an idle M, off hot paths).
+void trim() noexcept;
+
+// If addr lies in the guard region of the stack whose top is `top`. Async-signal-safe.
+bool in_guard(const char* addr, const char* lo) noexcept;
+
+std::size_t mappings() noexcept;
+std::size_t reserved() noexcept;
+const char* mode_name() noexcept;
+
+}  // namespace stacks
+}  // namespace goro::detail
