@@ -44,6 +44,8 @@ struct M {
   M* link = nullptr;          // idle list, guarded by the scheduler lock
   M* alllink = nullptr;       // every M, never removed
   std::uint64_t rand = 0;
+  int* errno_addr = nullptr;       // this thread's errno and C++ exception state,
+  EhGlobals* eh = nullptr;         // looked up once (the thread never changes)
   const void* g0_bottom = nullptr;  // the thread's own stack, for ASan switches
   std::size_t g0_size = 0;
 #if defined(GORO_ASAN)

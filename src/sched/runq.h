@@ -54,8 +54,21 @@ class RunQueue {
     return batch[0];
   }
 
-  // Owner only: runnext first, then the ring's head.
-  G* pop() noexcept {
+  // Owner only: runnext first, then the ring's head. `alone` says no other P exists,
+  // so no thief can race the owner and the claims need no CAS.
+  G* pop(bool alone) noexcept {
+    if (alone) {
+      G* next = runnext_.load(std::memory_order_relaxed);
+      if (next != nullptr) {
+        runnext_.store(nullptr, std::memory_order_relaxed);
+        return next;
+      }
+      std::uint32_t h = head_.load(std::memory_order_relaxed);
+      if (tail_.load(std::memory_order_relaxed) == h) return nullptr;
+      G* g = buf_[h % kSize].load(std::memory_order_relaxed);
+      head_.store(h + 1, std::memory_order_relaxed);
+      return g;
+    }
     G* next = runnext_.load(std::memory_order_relaxed);
     if (next != nullptr && runnext_.compare_exchange_strong(next, nullptr, std::memory_order_acquire,
                                                             std::memory_order_relaxed))

@@ -106,15 +106,16 @@ GORO_NOINLINE EhGlobals* eh_globals() noexcept {
   return p;
 }
 
-inline void save_thread_state(G* g) noexcept {
-  g->saved_errno = *errno_ptr();
-  EhGlobals* eh = eh_globals();
+// m is the M we run on now; its cached addresses are this thread's.
+inline void save_thread_state(M* m, G* g) noexcept {
+  g->saved_errno = *m->errno_addr;
+  EhGlobals* eh = m->eh;
   g->eh = *eh;
   if (eh->caught != nullptr || eh->uncaught != 0) *eh = EhGlobals{};
 }
-inline void restore_thread_state(G* g) noexcept {
-  if (g->eh.caught != nullptr || g->eh.uncaught != 0) *eh_globals() = g->eh;
-  *errno_ptr() = g->saved_errno;
+inline void restore_thread_state(M* m, G* g) noexcept {
+  if (g->eh.caught != nullptr || g->eh.uncaught != 0) *m->eh = g->eh;
+  *m->errno_addr = g->saved_errno;
 }
 
 std::uint64_t fastrand(std::uint64_t& s) noexcept {
@@ -276,11 +277,12 @@ void put_local(P* p, G* g, bool next) noexcept {
 
 // The next goroutine to run on p without leaving the M's current context: the
 // global queue now and then (fairness), the local queue, then the global queue.
-G* next_local(P* p) noexcept {
-  if (p->schedtick % 61 == 0 && sched.gq_size.load(std::memory_order_relaxed) > 0) {
+inline __attribute__((always_inline)) G* next_local(P* p) noexcept {
+  if (GORO_UNLIKELY(p->schedtick % 61 == 0) && sched.gq_size.load(std::memory_order_relaxed) > 0) {
     if (G* g = global_get(p, 1)) return g;
   }
-  if (G* g = p->runq.pop()) return g;
+  if (G* g = p->runq.pop(sched.nprocs == 1)) return g;
+  if (GORO_LIKELY(sched.gq_size.load(std::memory_order_relaxed) == 0)) return nullptr;
   return global_get(p, 0);
 }
 
@@ -460,15 +462,16 @@ G* find_runnable(M* m) {
 // ---------------------------------------------------------------------------
 // Switching.
 
-void after_switch(bctx::transfer_t t) noexcept;
+void after_switch(M* m, bctx::transfer_t t) noexcept;
 
 void bind_stack(P* p, G* g);
 
 // Switches from the running context (goroutine `from`, or g0 when null) to `to`
 // (a goroutine, or g0 when null). Returns when `from` is resumed, maybe on
-// another thread.
-inline void switch_to(M* m, [[maybe_unused]] G* from, G* to, SwitchAction* act) noexcept {
+// another thread; returns the M it resumed on (the caller's `m` is stale: I3).
+inline M* switch_to(M* m, [[maybe_unused]] G* from, G* to, SwitchAction* act) noexcept {
   void* target = to != nullptr ? to->ctx : m->g0ctx;
+  act->m = m;
 #if defined(GORO_ASAN)
   void** fake = act->kind == SwitchAction::exit
                     ? nullptr
@@ -482,12 +485,15 @@ inline void switch_to(M* m, [[maybe_unused]] G* from, G* to, SwitchAction* act) 
   __tsan_switch_to_fiber(to != nullptr ? to->tsan_fiber : m->g0_fiber, 0);
 #endif
   bctx::transfer_t t = bctx::jump_fcontext(target, act);
-  // Resumed. `m` is stale from here on (I3).
+  // Resumed. `m` is stale from here on (I3): the context that switched to us says
+  // which M we are on now.
+  m = static_cast<SwitchAction*>(t.data)->m;
 #if defined(GORO_ASAN)
-  __sanitizer_finish_switch_fiber(from != nullptr ? from->asan_fake_stack : current_m()->g0_fake_stack,
+  __sanitizer_finish_switch_fiber(from != nullptr ? from->asan_fake_stack : m->g0_fake_stack,
                                   nullptr, nullptr);
 #endif
-  after_switch(t);
+  after_switch(m, t);
+  return m;
 }
 
 // Makes `g` the running goroutine of m's P, binding a stack on its first run.
@@ -504,11 +510,11 @@ inline void prepare(M* m, G* g) {
 #if defined(GORO_ASAN)
   __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
 #endif
-  after_switch(t);
-  M* m = current_m();
+  M* m = static_cast<SwitchAction*>(t.data)->m;
+  after_switch(m, t);
   G* g = m->curg;
   g->last_m = m->id;
-  *errno_ptr() = 0;
+  *m->errno_addr = 0;
   try {
     g->call(g->closure);
   } catch (...) {
@@ -572,20 +578,22 @@ void release_dead(P* p, G* g) noexcept {
 }
 
 // Runs in the context we landed in, on behalf of the one we left (I1).
-void after_switch(bctx::transfer_t t) noexcept {
-  auto* act = static_cast<SwitchAction*>(t.data);
-  const SwitchAction a = *act;  // the departing stack may be reused once published
-  *a.save_to = t.fctx;
-  if (a.kind == SwitchAction::none) return;
-  G* g = a.g;
-  P* p = current_m()->p;
+void after_switch(M* m, bctx::transfer_t t) noexcept {
+  // Read what we need before publishing: the departing stack (where *act lives) may
+  // be reused as soon as its goroutine is visible to others.
+  const auto* act = static_cast<const SwitchAction*>(t.data);
+  SwitchAction::Kind kind = act->kind;
+  *act->save_to = t.fctx;
+  if (kind == SwitchAction::none) return;
+  G* g = act->g;
+  P* p = m->p;
   if (static_cast<char*>(t.fctx) < g->min_sp) g->min_sp = static_cast<char*>(t.fctx);
-  switch (a.kind) {
+  switch (kind) {
     case SwitchAction::requeue:
       put_local(p, g, false);
       break;
     case SwitchAction::park:
-      if (!a.unlockf(a.arg)) {
+      if (!act->unlockf(act->arg)) {
         g->state.store(GState::runnable, std::memory_order_relaxed);
         put_local(p, g, true);
       }
@@ -599,9 +607,9 @@ void after_switch(bctx::transfer_t t) noexcept {
 }
 
 // Back in a goroutine after a switch: restore what it carries, count migrations.
-inline void resumed(G* g) noexcept {
-  restore_thread_state(g);
-  int id = current_m()->id;
+inline void resumed(M* m, G* g) noexcept {
+  restore_thread_state(m, g);
+  int id = m->id;
   if (g->last_m != id) {
     sched.migrations.fetch_add(1, std::memory_order_relaxed);
     g->last_m = id;
@@ -613,6 +621,8 @@ inline void resumed(G* g) noexcept {
 
 void mstart(M* m) {
   t_m = m;
+  m->errno_addr = errno_ptr();
+  m->eh = eh_globals();
   pthread_attr_t attr;
   if (pthread_getattr_np(pthread_self(), &attr) == 0) {
     void* addr = nullptr;
@@ -635,8 +645,7 @@ void mstart(M* m) {
     prepare(m, g);
     SwitchAction act;
     act.save_to = &m->g0ctx;
-    switch_to(m, nullptr, g, &act);
-    m = current_m();
+    m = switch_to(m, nullptr, g, &act);
   }
 }
 
@@ -803,7 +812,7 @@ void park(WaitReason reason, bool (*unlockf)(void*), void* arg) {
   g->wait_reason.store(reason, std::memory_order_relaxed);
   g->wait_since.store(coarse_nanotime(), std::memory_order_relaxed);
   g->state.store(GState::waiting, std::memory_order_relaxed);
-  save_thread_state(g);
+  save_thread_state(m, g);
   SwitchAction act;
   act.kind = SwitchAction::park;
   act.save_to = &g->ctx;
@@ -815,8 +824,8 @@ void park(WaitReason reason, bool (*unlockf)(void*), void* arg) {
     prepare(m, next);
   else
     m->curg = nullptr;
-  switch_to(m, g, next, &act);
-  resumed(g);
+  m = switch_to(m, g, next, &act);
+  resumed(m, g);
 }
 
 void ready(G* g) noexcept {
@@ -956,14 +965,14 @@ void yield() {
   G* next = next_local(p);
   if (next == nullptr) return;
   g->state.store(GState::runnable, std::memory_order_relaxed);
-  save_thread_state(g);
+  save_thread_state(m, g);
   SwitchAction act;
   act.kind = SwitchAction::requeue;
   act.save_to = &g->ctx;
   act.g = g;
   prepare(m, next);
-  switch_to(m, g, next, &act);
-  resumed(g);
+  m = switch_to(m, g, next, &act);
+  resumed(m, g);
 }
 
 std::int64_t num_goroutines() noexcept {

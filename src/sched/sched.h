@@ -78,6 +78,7 @@ struct G {
 struct SwitchAction {
   enum Kind : std::uint8_t { none, requeue, park, exit } kind = none;
   void** save_to = nullptr;  // where the departing context is saved
+  M* m = nullptr;            // the M switching: the landing side runs on it too
   G* g = nullptr;            // the departing goroutine (requeue, park, exit)
   bool (*unlockf)(void*) = nullptr;  // park: publishes the waiter; false aborts the park
   void* arg = nullptr;
