@@ -42,8 +42,9 @@ Lock g_lock;  // guards everything below
 char* g_slab = nullptr;          // current slab
 std::size_t g_slab_next = 0;     // next uncarved slot in it
 std::size_t g_slab_slots = 0;
-std::vector<char*> g_warm;       // tops of pooled stacks that may hold pages
-std::vector<char*> g_cold;       // tops of pooled stacks with no pages
+// Never destroyed: runtime threads may still use the pools while the process exits.
+std::vector<char*>& g_warm = *new std::vector<char*>;  // tops of pooled stacks that may hold pages
+std::vector<char*>& g_cold = *new std::vector<char*>;  // tops of pooled stacks with no pages
 std::size_t g_base_maps = 0;
 std::size_t g_max_maps = 65530;
 

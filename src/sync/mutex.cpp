@@ -18,7 +18,6 @@
 
 namespace goro {
 namespace {
-constexpr std::int32_t kLocked = 1;
 constexpr std::int32_t kWoken = 2;
 constexpr std::int32_t kStarving = 4;
 constexpr int kWaiterShift = 3;
