@@ -404,6 +404,8 @@ bool any_runq_nonempty() noexcept {
   return false;
 }
 
+constexpr std::int64_t kSpinBeforeSleepNs = 30000;
+
 // g0: finds a goroutine to run, sleeping when there is none. Returns holding a P.
 G* find_runnable(M* m) {
   for (;;) {
@@ -418,13 +420,23 @@ G* find_runnable(M* m) {
         m->spinning = true;
         sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
       }
-      for (int round = 0; round < 4; ++round) {
-        int start = int(fastrand(m->rand) % std::uint64_t(sched.nprocs));
-        for (int i = 0; i < sched.nprocs; ++i) {
-          P* victim = &sched.ps[(start + i) % sched.nprocs];
-          if (victim == p) continue;
-          if (G* g = p->runq.steal_from(victim->runq, round == 3)) return g;
+      // Steal; if nothing, poll briefly before sleeping: a futex sleep and wake-up
+      // costs the waker microseconds, more than new work usually takes to appear.
+      std::int64_t spin_until = 0;
+      for (;;) {
+        for (int round = 0; round < 4; ++round) {
+          int start = int(fastrand(m->rand) % std::uint64_t(sched.nprocs));
+          for (int i = 0; i < sched.nprocs; ++i) {
+            P* victim = &sched.ps[(start + i) % sched.nprocs];
+            if (victim == p) continue;
+            if (G* g = p->runq.steal_from(victim->runq, round == 3)) return g;
+          }
         }
+        if (G* g = global_get(p, 0)) return g;
+        std::int64_t now = nanotime();
+        if (spin_until == 0) spin_until = now + kSpinBeforeSleepNs;
+        if (now >= spin_until) break;
+        for (int i = 0; i < 64 && !any_runq_nonempty(); ++i) cpu_relax();
       }
     }
 

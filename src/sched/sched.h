@@ -46,7 +46,7 @@ struct EhGlobals {
 };
 
 // A goroutine. Kept small: a million parked goroutines cost a stack page each plus this.
-struct G {
+struct alignas(64) G {
   void* ctx = nullptr;           // saved fcontext; null before the first run
   char* stack_lo = nullptr;      // lowest usable byte (just above the guard); null: no stack
   char* stack_hi = nullptr;      // top of the stack

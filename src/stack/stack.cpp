@@ -196,7 +196,7 @@ char* get(StackCache* cache, char** lo) {
 
 void put(StackCache* cache, char* top, char* min_sp) noexcept {
   bool deep = min_sp != nullptr && min_sp < top - 2 * g_page;
-  if (cache != nullptr && (++cache->releases & 63) == 0) deep = true;  // S1's periodic sweep
+  if (cache != nullptr && (++cache->releases & 1023) == 0) deep = true;  // S1's periodic sweep
   if (deep) release_pages_below_top(top);
   if (cache != nullptr && cache->count < kCacheMax) {
     link_of(top) = cache->head;

@@ -10,8 +10,10 @@
 // Invariants:
 //  S1. A pooled stack is "warm" (its top page is committed, nothing below it that
 //      we know of) in a P's cache, or anything in the global pool. Stacks found deep
-//      on release, and every 64th release, give their pages below the top back
-//      (MADV_DONTNEED) before reuse.
+//      on release (by the lowest stack pointer saved at a switch), and every 1024th
+//      release of a P, give their pages below the top back (MADV_DONTNEED) before
+//      reuse. A stack that went deep between two switches and is not swept stays in a
+//      bounded pool: at most 128 per P, and the global pool is trimmed when idle.
 //  S2. Slabs are never unmapped: a slot's address stays a stack for the process's
 //      life, which keeps the overflow handler's address test valid without locks.
 #pragma once

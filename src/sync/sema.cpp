@@ -120,6 +120,30 @@ void Sema::release(bool handoff) {
   if (handed && current_g() != nullptr) goro::yield();
 }
 
+void Sema::release_many(std::uint32_t n) {
+  if (n == 0) return;
+  count_.fetch_add(n, std::memory_order_seq_cst);
+  // Wake in chunks: one lock round per chunk, and each waiter (on a stack that may
+  // be cold) touched while it is still in cache.
+  constexpr std::uint32_t kChunk = 64;
+  while (n > 0 && nwait_.load(std::memory_order_seq_cst) != 0) {
+    Waiter* woken[kChunk];
+    std::uint32_t k = 0;
+    lock_.lock();
+    while (k < n && k < kChunk) {
+      Waiter* w = list_.pop_front();
+      if (w == nullptr) break;
+      w->ticket = 0;
+      woken[k++] = w;
+    }
+    nwait_.fetch_sub(k, std::memory_order_relaxed);
+    lock_.unlock();
+    if (k == 0) return;
+    for (std::uint32_t i = 0; i < k; ++i) woken[i]->wake();  // Q1: after the unlock
+    n -= k;
+  }
+}
+
 const char* wait_reason_name(WaitReason r) noexcept {
   switch (r) {
     case WaitReason::none: return "waiting";

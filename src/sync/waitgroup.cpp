@@ -26,7 +26,7 @@ void WaitGroup::add(std::int64_t delta) {
   if (state_.load(std::memory_order_relaxed) != s)
     throw std::logic_error("sync: WaitGroup misuse: add called concurrently with wait");
   state_.store(0, std::memory_order_relaxed);
-  for (; w != 0; --w) sema_.release(false);
+  sema_.release_many(w);
 }
 
 void WaitGroup::wait() {

@@ -76,6 +76,8 @@ class Sema {
   // Increments the count and wakes one waiter. With `handoff`, the count goes to the
   // woken waiter directly and the caller yields to it (a starving mutex's hand-off).
   void release(bool handoff = false);
+  // Adds n to the count and wakes up to n waiters, taking the lock once.
+  void release_many(std::uint32_t n);
 
  private:
   bool try_take() noexcept;
