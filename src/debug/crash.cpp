@@ -40,17 +40,16 @@ struct sigaction g_prev_bus;
 #else
   (void)uc;
 #endif
-  char buf[512];
-  std::snprintf(buf, sizeof buf,
-                "runtime: goroutine %llu stack exceeds %zu-byte limit\n"
-                "runtime: sp=%#lx stack=[%p, %p] fault=%p\n"
-                "fatal error: stack overflow\n\n",
-                static_cast<unsigned long long>(g->id), std::size_t(g->stack_hi - g->stack_lo),
-                static_cast<unsigned long>(sp), static_cast<void*>(g->stack_lo),
-                static_cast<void*>(g->stack_hi), addr);
-  std::string out(buf);
+  // Signal context: no allocation, no demangling.
+  TraceOut out(2, /*demangle=*/false);
+  out.putf("runtime: goroutine %llu stack exceeds %zu-byte limit\n"
+           "runtime: sp=%#lx stack=[%p, %p] fault=%p\n"
+           "fatal error: stack overflow\n\n",
+           static_cast<unsigned long long>(g->id), std::size_t(g->stack_hi - g->stack_lo),
+           static_cast<unsigned long>(sp), static_cast<void*>(g->stack_lo),
+           static_cast<void*>(g->stack_hi), addr);
   format_goroutine(out, g, "running", fp, pc);
-  write_all_fd(2, out);
+  out.flush();
   _exit(2);
 }
 
@@ -78,9 +77,10 @@ void on_fault(int sig, siginfo_t* info, void* ucv) {
 }
 
 void on_sigquit(int) {
-  std::string out = "SIGQUIT: quit\n\n";
+  TraceOut out(2, /*demangle=*/false);  // signal context
+  out.put("SIGQUIT: quit\n\n");
   format_all(out);
-  write_all_fd(2, out);
+  out.flush();
   _exit(2);
 }
 
@@ -140,21 +140,19 @@ void setup_thread_signals(M*) {
       out += "?";
     }
   }
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "\nfatal: uncaught exception in goroutine %llu\n\n",
-                static_cast<unsigned long long>(g->id));
-  out += buf;
-  format_all(out);
-  write_all_fd(2, out);
+  TraceOut t(2, /*demangle=*/true);
+  t.put(out.c_str());
+  t.putf("\nfatal: uncaught exception in goroutine %llu\n\n", static_cast<unsigned long long>(g->id));
+  format_all(t);
+  t.flush();
   std::abort();
 }
 
 [[noreturn]] void fatal(const char* msg) noexcept {
-  std::string out = "fatal error: ";
-  out += msg;
-  out += "\n\n";
+  TraceOut out(2, /*demangle=*/true);
+  out.putf("fatal error: %s\n\n", msg);
   format_all(out);
-  write_all_fd(2, out);
+  out.flush();
   _exit(2);
 }
 
@@ -170,7 +168,10 @@ namespace goro::debug {
 
 void dump(std::ostream& out) {
   std::string s;
-  if (detail::started()) detail::format_all(s);
+  if (detail::started()) {
+    detail::TraceOut t(&s);
+    detail::format_all(t);
+  }
   out << s;
   out.flush();
 }

@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -19,35 +20,72 @@
 #include "sched/internal.h"
 
 namespace goro::detail {
+
+void TraceOut::put(const char* s) noexcept {
+  while (*s != '\0') {
+    if (n_ == sizeof buf_) flush();
+    buf_[n_++] = *s++;
+  }
+}
+
+void TraceOut::putf(const char* fmt, ...) noexcept {
+  char tmp[512];
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  put(tmp);
+}
+
+void TraceOut::flush() noexcept {
+  if (n_ == 0) return;
+  if (str_ != nullptr) {
+    try {
+      str_->append(buf_, n_);
+    } catch (...) {
+    }
+  } else {
+    const char* p = buf_;
+    std::size_t left = n_;
+    while (left > 0) {
+      ssize_t w = ::write(fd_, p, left);
+      if (w <= 0) break;
+      p += w;
+      left -= std::size_t(w);
+    }
+  }
+  n_ = 0;
+}
+
 namespace {
 
 constexpr int kMaxFrames = 64;
 
-void append_symbol(std::string& out, std::uintptr_t pc) {
+void put_symbol(TraceOut& out, std::uintptr_t pc) noexcept {
   Dl_info info;
-  char buf[256];
   // pc is a return address: look up the call instruction before it.
-  if (dladdr(reinterpret_cast<void*>(pc - 1), &info) != 0) {
-    if (info.dli_sname != nullptr) {
-      int status = 0;
-      char* demangled = abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status);
-      out += status == 0 && demangled != nullptr ? demangled : info.dli_sname;
-      std::free(demangled);
-      std::snprintf(buf, sizeof buf, "+0x%lx", static_cast<unsigned long>(pc - reinterpret_cast<std::uintptr_t>(info.dli_saddr)));
-      out += buf;
-    } else {
-      out += "?";
-    }
-    std::snprintf(buf, sizeof buf, "\n\t%s+0x%lx\n", info.dli_fname != nullptr ? info.dli_fname : "?",
-                  static_cast<unsigned long>(pc - reinterpret_cast<std::uintptr_t>(info.dli_fbase)));
-    out += buf;
-  } else {
-    std::snprintf(buf, sizeof buf, "?\n\t?+0x%lx\n", static_cast<unsigned long>(pc));
-    out += buf;
+  if (dladdr(reinterpret_cast<void*>(pc - 1), &info) == 0) {
+    out.putf("?\n\t?+0x%lx\n", static_cast<unsigned long>(pc));
+    return;
   }
+  if (info.dli_sname != nullptr) {
+    char* demangled = nullptr;
+    if (out.demangle()) {
+      int status = 0;
+      demangled = abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status);
+      if (status != 0) demangled = nullptr;
+    }
+    out.put(demangled != nullptr ? demangled : info.dli_sname);
+    std::free(demangled);
+    out.putf("+0x%lx", static_cast<unsigned long>(pc - reinterpret_cast<std::uintptr_t>(info.dli_saddr)));
+  } else {
+    out.put("?");
+  }
+  out.putf("\n\t%s+0x%lx\n", info.dli_fname != nullptr ? info.dli_fname : "?",
+           static_cast<unsigned long>(pc - reinterpret_cast<std::uintptr_t>(info.dli_fbase)));
 }
 
-const char* state_name(G* g) {
+const char* state_name(G* g) noexcept {
   switch (g->state.load(std::memory_order_acquire)) {
     case GState::runnable: return "runnable";
     case GState::running: return "running";
@@ -60,9 +98,8 @@ const char* state_name(G* g) {
 
 }  // namespace
 
-void format_goroutine(std::string& out, G* g, const char* state_override, std::uintptr_t fp,
-                      std::uintptr_t pc) {
-  char buf[160];
+void format_goroutine(TraceOut& out, G* g, const char* state_override, std::uintptr_t fp,
+                      std::uintptr_t pc) noexcept {
   const char* state = state_override != nullptr ? state_override : state_name(g);
   bool waiting = g->state.load(std::memory_order_acquire) == GState::waiting;
   long minutes = 0;
@@ -71,14 +108,12 @@ void format_goroutine(std::string& out, G* g, const char* state_override, std::u
     if (since != 0) minutes = long((coarse_nanotime() - since) / 60000000000LL);
   }
   if (minutes >= 1)
-    std::snprintf(buf, sizeof buf, "goroutine %llu [%s, %ld minutes]:\n",
-                  static_cast<unsigned long long>(g->id), state, minutes);
+    out.putf("goroutine %llu [%s, %ld minutes]:\n", static_cast<unsigned long long>(g->id), state, minutes);
   else
-    std::snprintf(buf, sizeof buf, "goroutine %llu [%s]:\n", static_cast<unsigned long long>(g->id), state);
-  out += buf;
+    out.putf("goroutine %llu [%s]:\n", static_cast<unsigned long long>(g->id), state);
 
   if (fp == 0 && pc == 0 && waiting) saved_frame(g->ctx, &fp, &pc);
-  if (pc != 0) append_symbol(out, pc);
+  if (pc != 0) put_symbol(out, pc);
   auto lo = reinterpret_cast<std::uintptr_t>(g->stack_lo);
   auto hi = reinterpret_cast<std::uintptr_t>(g->stack_hi);
   int n = 0;
@@ -87,27 +122,27 @@ void format_goroutine(std::string& out, G* g, const char* state_override, std::u
     std::uintptr_t ret = frame[1];
     std::uintptr_t next = frame[0];
     if (ret == 0) break;
-    append_symbol(out, ret);
+    put_symbol(out, ret);
     ++n;
     if (next <= fp) break;
     fp = next;
   }
-  if (n == kMaxFrames) out += "...additional frames elided...\n";
+  if (n == kMaxFrames) out.put("...additional frames elided...\n");
   if (g->created_pc != 0) {
-    out += "created by ";
-    append_symbol(out, g->created_pc);
+    out.put("created by ");
+    put_symbol(out, g->created_pc);
   }
-  out += "\n";
+  out.put("\n");
 }
 
-void format_all(std::string& out) {
+void format_all(TraceOut& out) noexcept {
   G* self = current_g();
   if (self != nullptr) {
     auto fp = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
     format_goroutine(out, self, "running", fp, 0);
   }
   struct Ctx {
-    std::string* out;
+    TraceOut* out;
     G* self;
   } ctx{&out, self};
   for_each_g(
@@ -117,26 +152,13 @@ void format_all(std::string& out) {
         GState s = g->state.load(std::memory_order_acquire);
         if (s == GState::dead) return;
         if (s == GState::running) {
-          char buf[96];
-          std::snprintf(buf, sizeof buf, "goroutine %llu [running]:\n\t(on another thread)\n\n",
-                        static_cast<unsigned long long>(g->id));
-          *c->out += buf;
+          c->out->putf("goroutine %llu [running]:\n\t(on another thread)\n\n",
+                       static_cast<unsigned long long>(g->id));
           return;
         }
         format_goroutine(*c->out, g, nullptr, 0, 0);
       },
       &ctx);
-}
-
-void write_all_fd(int fd, const std::string& s) noexcept {
-  const char* p = s.data();
-  std::size_t left = s.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n <= 0) return;
-    p += n;
-    left -= std::size_t(n);
-  }
 }
 
 }  // namespace goro::detail

@@ -1,5 +1,6 @@
-// traceback.h — goroutine tracebacks in Go's format, written to a file descriptor with
-// no allocation on the hot part, so crash and overflow handlers can use them.
+// traceback.h — goroutine tracebacks in Go's format. Text goes through TraceOut: a
+// fixed buffer flushed to a file descriptor (usable in a signal handler: no
+// allocation, no demangling) or appended to a string (for goro::debug::dump).
 #pragma once
 
 #include <cstddef>
@@ -10,16 +11,39 @@
 
 namespace goro::detail {
 
+class TraceOut {
+ public:
+  // To a file descriptor. With demangle, C++ names are demangled (allocates: not in
+  // a signal handler).
+  TraceOut(int fd, bool demangle) noexcept : fd_(fd), demangle_(demangle) {}
+  // To a string (demangled).
+  explicit TraceOut(std::string* s) noexcept : str_(s), demangle_(true) {}
+  ~TraceOut() { flush(); }
+  TraceOut(const TraceOut&) = delete;
+  TraceOut& operator=(const TraceOut&) = delete;
+
+  void put(const char* s) noexcept;
+  void putf(const char* fmt, ...) noexcept __attribute__((format(printf, 2, 3)));
+  void flush() noexcept;
+  bool demangle() const noexcept { return demangle_; }
+
+ private:
+  char buf_[2048];
+  std::size_t n_ = 0;
+  int fd_ = -1;
+  std::string* str_ = nullptr;
+  bool demangle_;
+};
+
 // The frame pointer and return address saved in a parked goroutine's context
 // (architecture-specific: frames_<arch>.cpp). False where unsupported.
 bool saved_frame(const void* ctx, std::uintptr_t* fp, std::uintptr_t* pc) noexcept;
 
-// Appends to out: "goroutine N [state]:" and its frames. `fp`/`pc` start the walk
-// (0: derive from the saved context when the goroutine is parked).
-void format_goroutine(std::string& out, G* g, const char* state_override, std::uintptr_t fp,
-                      std::uintptr_t pc);
-// Appends every goroutine (the current one first with its live frames).
-void format_all(std::string& out);
-void write_all_fd(int fd, const std::string& s) noexcept;
+// "goroutine N [state]:" and its frames. `fp`/`pc` start the walk (0: from the saved
+// context when the goroutine is parked).
+void format_goroutine(TraceOut& out, G* g, const char* state_override, std::uintptr_t fp,
+                      std::uintptr_t pc) noexcept;
+// Every goroutine, the calling one first with its live frames.
+void format_all(TraceOut& out) noexcept;
 
 }  // namespace goro::detail
