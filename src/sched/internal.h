@@ -27,7 +27,8 @@ struct P {
   std::uint64_t goid_next = 0, goid_end = 0;  // a batch of goroutine ids
   std::uint64_t rand = 0;
   // Goroutines started minus goroutines ended on this P. Written only by the owner
-  // (relaxed load + store), read by anyone summing num_goroutines().
+  // (load + store; the exit's store is release), read (acquire) by anyone summing
+  // num_goroutines(): a count seen to drop orders the exited goroutines' writes.
   std::atomic<std::int64_t> live{0};
 };
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -43,14 +44,21 @@ namespace goro::detail {
 // runtime.throw does.
 [[noreturn]] void fatal(const char* msg) noexcept;
 
+// The futex calls leave errno as they found it: they run inside goro primitives
+// called by user code (a FUTEX_WAIT whose word already changed fails with EAGAIN),
+// and a blocking call must not clobber the caller's errno.
 inline void futex_wait(std::atomic<std::uint32_t>* addr, std::uint32_t expected,
                        const struct timespec* rel_timeout = nullptr) noexcept {
+  int saved = errno;
   ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), FUTEX_WAIT_PRIVATE, expected,
             rel_timeout, nullptr, 0);
+  errno = saved;
 }
 inline void futex_wake(std::atomic<std::uint32_t>* addr, int n) noexcept {
+  int saved = errno;
   ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), FUTEX_WAKE_PRIVATE, n, nullptr,
             nullptr, 0);
+  errno = saved;
 }
 
 inline void cpu_relax() noexcept {

@@ -540,7 +540,8 @@ inline void prepare(M* m, G* g) {
   m = current_m();
   P* p = m->p;
   g->state.store(GState::dead, std::memory_order_relaxed);
-  p->live.store(p->live.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  // release: whoever sees the count drop (wait_goroutines_at_most) sees our writes.
+  p->live.store(p->live.load(std::memory_order_relaxed) - 1, std::memory_order_release);
   G* next = next_local(p);
   SwitchAction act;
   act.kind = SwitchAction::exit;
@@ -989,8 +990,8 @@ void yield() {
 
 std::int64_t num_goroutines() noexcept {
   if (!started()) return 0;
-  std::int64_t n = sched.thread_live.load(std::memory_order_relaxed);
-  for (int i = 0; i < sched.nprocs; ++i) n += sched.ps[i].live.load(std::memory_order_relaxed);
+  std::int64_t n = sched.thread_live.load(std::memory_order_acquire);
+  for (int i = 0; i < sched.nprocs; ++i) n += sched.ps[i].live.load(std::memory_order_acquire);
   return n;
 }
 
