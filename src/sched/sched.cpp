@@ -629,6 +629,20 @@ inline void resumed(M* m, G* g) noexcept {
   }
 }
 
+// Switches the running goroutine g out (act says what to do with it) to next, or to
+// g0 when next is null; returns once g runs again, on whatever thread.
+void switch_out(M* m, G* g, G* next, SwitchAction* act) noexcept {
+  save_thread_state(m, g);
+  act->save_to = &g->ctx;
+  act->g = g;
+  if (next != nullptr)
+    prepare(m, next);
+  else
+    m->curg = nullptr;
+  m = switch_to(m, g, next, act);
+  resumed(m, g);
+}
+
 // ---------------------------------------------------------------------------
 // M main loop.
 
@@ -821,24 +835,14 @@ void park(WaitReason reason, bool (*unlockf)(void*), void* arg) {
   M* m = current_m();
   G* g = m->curg;
   GORO_CHECK(g != nullptr, "goro: park called outside a goroutine");
-  P* p = m->p;
   g->wait_reason.store(reason, std::memory_order_relaxed);
   g->wait_since.store(coarse_nanotime(), std::memory_order_relaxed);
   g->state.store(GState::waiting, std::memory_order_relaxed);
-  save_thread_state(m, g);
   SwitchAction act;
   act.kind = SwitchAction::park;
-  act.save_to = &g->ctx;
-  act.g = g;
   act.unlockf = unlockf;
   act.arg = arg;
-  G* next = next_local(p);
-  if (next != nullptr)
-    prepare(m, next);
-  else
-    m->curg = nullptr;
-  m = switch_to(m, g, next, &act);
-  resumed(m, g);
+  switch_out(m, g, next_local(m->p), &act);
 }
 
 void ready(G* g) noexcept {
@@ -974,18 +978,12 @@ void yield() {
     return;
   }
   G* g = m->curg;
-  P* p = m->p;
-  G* next = next_local(p);
+  G* next = next_local(m->p);
   if (next == nullptr) return;
   g->state.store(GState::runnable, std::memory_order_relaxed);
-  save_thread_state(m, g);
   SwitchAction act;
   act.kind = SwitchAction::requeue;
-  act.save_to = &g->ctx;
-  act.g = g;
-  prepare(m, next);
-  m = switch_to(m, g, next, &act);
-  resumed(m, g);
+  switch_out(m, g, next, &act);
 }
 
 std::int64_t num_goroutines() noexcept {

@@ -24,19 +24,8 @@ namespace gt = goro::detail::testing;
 
 namespace {
 
-// Never reached; volatile so the compiler cannot see that the recursion is unbounded
-// (and warn, -Winfinite-recursion).
-volatile std::uint64_t g_depth_limit = UINT64_MAX;
+using goro_test::recurse_forever;
 
-// Recurses without bound. Not a tail call (the result is used after the call) and each
-// frame writes a volatile array, so the compiler can neither loop nor shrink it.
-__attribute__((noinline)) std::uint64_t recurse_forever(std::uint64_t n) {
-  if (n == g_depth_limit) return 0;
-  volatile char frame[512];
-  frame[0] = char(n);
-  frame[511] = char(n >> 8);
-  return recurse_forever(n + 1) + std::uint64_t(frame[n % 512]);
-}
 
 // The id a test goroutine announces before dying, from "test: id=<N>" ("" if none).
 std::string announced_id(const std::string& err) {

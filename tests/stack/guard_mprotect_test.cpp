@@ -19,15 +19,8 @@ namespace gt = goro::detail::testing;
 
 namespace {
 
-std::size_t count_process_mappings() {
-  std::size_t n = 0;
-  if (FILE* f = std::fopen("/proc/self/maps", "r")) {
-    int c;
-    while ((c = std::fgetc(f)) != EOF) n += c == '\n';
-    std::fclose(f);
-  }
-  return n;
-}
+using goro_test::count_process_mappings;
+using goro_test::recurse_forever;
 
 TEST(GuardMprotect, ModeIsMprotect) {
   const char* env = std::getenv("GORO_STACK_GUARD");
@@ -99,15 +92,6 @@ TEST(GuardMprotect, StacksAreReused) {
   EXPECT_LE(gt::stack_mappings(), maps0 + 2 * 64 * std::size_t(goro::procs()) + 2);
 }
 
-volatile std::uint64_t g_depth_limit = UINT64_MAX;
-
-__attribute__((noinline)) std::uint64_t recurse_forever(std::uint64_t n) {
-  if (n == g_depth_limit) return 0;
-  volatile char frame[512];
-  frame[0] = char(n);
-  frame[511] = char(n >> 8);
-  return recurse_forever(n + 1) + std::uint64_t(frame[n % 512]);
-}
 
 TEST(GuardMprotectDeathTest, OverflowIsReported) {
   EXPECT_EXIT(goro::run([] {

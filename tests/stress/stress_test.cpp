@@ -14,6 +14,7 @@
 #include "support/support.h"
 
 namespace gt = goro::detail::testing;
+using goro_test::count_process_mappings;
 using goro_test::scaled;
 
 namespace {
@@ -28,16 +29,6 @@ std::size_t read_max_map_count() {
     std::fclose(f);
   }
   return v;
-}
-
-std::size_t count_process_mappings() {
-  std::size_t n = 0;
-  if (FILE* f = std::fopen("/proc/self/maps", "r")) {
-    int c;
-    while ((c = std::fgetc(f)) != EOF) n += c == '\n';
-    std::fclose(f);
-  }
-  return n;
 }
 
 TEST(Stress, SpawnAMillion) {

@@ -7,7 +7,9 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -74,6 +76,32 @@ void on_threads(int n, F f) {
   threads.reserve(std::size_t(n));
   for (int i = 0; i < n; ++i) threads.emplace_back(f, i);
   for (auto& t : threads) t.join();
+}
+
+// Lines in /proc/self/maps: the kernel mappings this process uses now.
+inline std::size_t count_process_mappings() {
+  std::size_t n = 0;
+  if (FILE* f = std::fopen("/proc/self/maps", "r")) {
+    int c;
+    while ((c = std::fgetc(f)) != EOF) n += c == '\n';
+    std::fclose(f);
+  }
+  return n;
+}
+
+// Never reached; volatile so the compiler cannot see that the recursion is unbounded
+// (and warn, -Winfinite-recursion).
+inline volatile std::uint64_t g_depth_limit = UINT64_MAX;
+
+// Recurses without bound, for stack-overflow tests. Not a tail call (the result is
+// used after the call) and each frame writes a volatile array, so the compiler can
+// neither loop nor shrink it.
+__attribute__((noinline)) inline std::uint64_t recurse_forever(std::uint64_t n) {
+  if (n == g_depth_limit) return 0;
+  volatile char frame[512];
+  frame[0] = char(n);
+  frame[511] = char(n >> 8);
+  return recurse_forever(n + 1) + std::uint64_t(frame[n % 512]);
 }
 
 }  // namespace goro_test
