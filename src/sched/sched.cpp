@@ -631,7 +631,7 @@ inline void resumed(M* m, G* g) noexcept {
 
 // Switches the running goroutine g out (act says what to do with it) to next, or to
 // g0 when next is null; returns once g runs again, on whatever thread.
-void switch_out(M* m, G* g, G* next, SwitchAction* act) noexcept {
+inline __attribute__((always_inline)) void switch_out(M* m, G* g, G* next, SwitchAction* act) noexcept {
   save_thread_state(m, g);
   act->save_to = &g->ctx;
   act->g = g;
