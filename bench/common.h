@@ -23,10 +23,11 @@ inline double ns_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
 }
 
-// One figure, one line: the only lines bench/compare reads.
+// One figure, one line: the only lines bench/compare reads. Units: ns, bytes, ms,
+// cpu_s, count. %.10g keeps byte counts such as 8388608 exact.
 inline void result(const char* workload, const char* impl, int procs, const char* metric, double value,
                    const char* unit) {
-  std::printf("RESULT workload=%s impl=%s procs=%d metric=%s value=%.6g unit=%s\n", workload, impl, procs,
+  std::printf("RESULT workload=%s impl=%s procs=%d metric=%s value=%.10g unit=%s\n", workload, impl, procs,
               metric, value, unit);
   std::fflush(stdout);
 }

@@ -128,7 +128,7 @@ func idle(seconds int) {
 	wg.Wait()
 	c0 := cpuSeconds()
 	time.Sleep(time.Duration(seconds) * time.Second)
-	result("idle", runtime.GOMAXPROCS(0), "cpu_seconds", cpuSeconds()-c0, "s")
+	result("idle", runtime.GOMAXPROCS(0), "cpu_seconds", cpuSeconds()-c0, "cpu_s")
 }
 
 func main() {
