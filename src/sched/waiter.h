@@ -19,6 +19,12 @@ struct Waiter {
   Waiter* next = nullptr;              // guarded by the owning queue's lock
   Waiter* prev = nullptr;
   std::uint32_t ticket = 0;            // Sema hand-off: the count was given to us
+  // Sema table (sema.cpp), guarded by the bucket's lock: which semaphore this waits
+  // on; on the first waiter of an address's queue, the next address's queue and the
+  // tail of this one.
+  const void* sema_addr = nullptr;
+  Waiter* qnext = nullptr;
+  Waiter* qtail = nullptr;
 
   Waiter() : g(current_g()) {}
 

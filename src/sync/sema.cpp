@@ -1,15 +1,17 @@
-// sema.cpp — the wait-queue lock, wait lists, and the semaphore every sync type is
-// built on (Go's runtime/sema.go, for one word instead of a table of addresses).
+// sema.cpp — the wait-queue lock, and the semaphore every sync type is built on
+// (Go's runtime/sema.go: a table of wait queues keyed by address).
 //
 // Invariants:
-//  Q1. A Waiter is on at most one list; it is linked and unlinked only under the
-//      owning Sema's lock_, and woken (Waiter::wake) exactly once, by whoever
-//      unlinked it, after releasing the lock.
-//  Q2. nwait_ counts waiters that are queued or about to queue (between their
-//      increment and their park). release() may skip the lock only when it reads 0
-//      after incrementing count_ (both seq_cst): a waiter that incremented nwait_
-//      first re-checks count_ under the lock before parking, so one side sees the
-//      other.
+//  Q1. A Waiter is on at most one queue; it is linked and unlinked only under its
+//      bucket's lock, and woken (Waiter::wake) exactly once, by whoever unlinked
+//      it, after releasing the lock.
+//  Q2. A bucket's nwait counts waiters that are queued or about to queue (between
+//      their increment and their park). A release may skip the lock only when it
+//      reads 0 after incrementing the count (both seq_cst): a waiter that
+//      incremented nwait first re-checks the count under the lock before parking,
+//      so one side sees the other.
+//  Q3. After a release has made its count available, it touches only the table,
+//      never the semaphore's object, which a waiter may already have destroyed.
 #include <sched.h>
 
 #include "goro/detail/sema.h"
@@ -34,37 +36,82 @@ void Lock::lock_slow() noexcept {
 
 void Lock::unlock_slow() noexcept { futex_wake(&word_, 1); }
 
-void WaitList::push_back(Waiter* w) noexcept {
-  w->next = nullptr;
-  w->prev = tail;
-  if (tail != nullptr)
-    tail->next = w;
-  else
-    head = w;
-  tail = w;
+namespace {
+
+// The semaphore table (Go's semtable): waiters queue here, keyed by their semaphore's
+// address, so that the semaphore itself is one word and is never touched by a
+// release after its count was made available (see Sema in sema.h).
+//
+// Each bucket holds, under its lock, a chain of per-address queues: the first waiter
+// of each address's FIFO links the next address (qnext) and knows its tail (qtail).
+struct alignas(64) Bucket {
+  Lock lock;
+  std::atomic<std::uint32_t> nwait{0};  // Q2
+  Waiter* queues = nullptr;             // guarded by lock
+};
+constexpr std::size_t kBuckets = 251;
+Bucket g_table[kBuckets];
+
+Bucket& bucket_for(const void* addr) noexcept {
+  return g_table[(reinterpret_cast<std::uintptr_t>(addr) >> 3) % kBuckets];
 }
 
-void WaitList::push_front(Waiter* w) noexcept {
-  w->prev = nullptr;
-  w->next = head;
-  if (head != nullptr)
-    head->prev = w;
-  else
-    tail = w;
-  head = w;
+// Bucket lock held. The first waiter for addr, and where the chain points to it.
+Waiter* find_queue(Bucket& b, const void* addr, Waiter*** link) noexcept {
+  Waiter** l = &b.queues;
+  for (Waiter* q = *l; q != nullptr; l = &q->qnext, q = *l) {
+    if (q->sema_addr == addr) {
+      *link = l;
+      return q;
+    }
+  }
+  *link = l;
+  return nullptr;
 }
 
-Waiter* WaitList::pop_front() noexcept {
-  Waiter* w = head;
-  if (w == nullptr) return nullptr;
-  head = w->next;
-  if (head != nullptr)
-    head->prev = nullptr;
-  else
-    tail = nullptr;
+// Bucket lock held.
+void enqueue(Bucket& b, const void* addr, Waiter* w, bool lifo) noexcept {
+  w->sema_addr = addr;
   w->next = w->prev = nullptr;
-  return w;
+  Waiter** link = nullptr;
+  Waiter* head = find_queue(b, addr, &link);
+  if (head == nullptr) {  // a new queue, at the chain's end
+    w->qnext = nullptr;
+    w->qtail = w;
+    *link = w;
+  } else if (lifo) {  // w becomes the head
+    w->next = head;
+    head->prev = w;
+    w->qtail = head->qtail;
+    w->qnext = head->qnext;
+    *link = w;
+  } else {
+    Waiter* tail = head->qtail;
+    tail->next = w;
+    w->prev = tail;
+    head->qtail = w;
+  }
 }
+
+// Bucket lock held. Removes and returns the oldest waiter for addr, or null.
+Waiter* dequeue(Bucket& b, const void* addr) noexcept {
+  Waiter** link = nullptr;
+  Waiter* head = find_queue(b, addr, &link);
+  if (head == nullptr) return nullptr;
+  Waiter* next = head->next;
+  if (next != nullptr) {
+    next->prev = nullptr;
+    next->qtail = head->qtail;
+    next->qnext = head->qnext;
+    *link = next;
+  } else {
+    *link = head->qnext;
+  }
+  head->next = head->qnext = head->qtail = nullptr;
+  return head;
+}
+
+}  // namespace
 
 bool Sema::try_take() noexcept {
   std::uint32_t v = count_.load(std::memory_order_acquire);
@@ -77,21 +124,19 @@ bool Sema::try_take() noexcept {
 
 void Sema::acquire(WaitReason reason, bool lifo) {
   if (try_take()) return;
+  Bucket& b = bucket_for(this);
   Waiter w;
   for (;;) {
-    lock_.lock();
-    nwait_.fetch_add(1, std::memory_order_seq_cst);
+    b.lock.lock();
+    b.nwait.fetch_add(1, std::memory_order_seq_cst);
     if (try_take()) {
-      nwait_.fetch_sub(1, std::memory_order_relaxed);
-      lock_.unlock();
+      b.nwait.fetch_sub(1, std::memory_order_relaxed);
+      b.lock.unlock();
       return;
     }
-    if (lifo)
-      list_.push_front(&w);
-    else
-      list_.push_back(&w);
+    enqueue(b, this, &w, lifo);
     w.woken.store(0, std::memory_order_relaxed);
-    w.wait(reason, &Lock::unlock_fn, &lock_);
+    w.wait(reason, &Lock::unlock_fn, &b.lock);
     if (w.ticket != 0) return;  // the count was handed to us
     if (try_take()) return;
     lifo = true;  // woken but beaten to it: we are the oldest waiter now
@@ -99,22 +144,21 @@ void Sema::acquire(WaitReason reason, bool lifo) {
 }
 
 void Sema::release(bool handoff) {
+  Bucket& b = bucket_for(this);
   count_.fetch_add(1, std::memory_order_seq_cst);
-  if (nwait_.load(std::memory_order_seq_cst) == 0) return;
-  lock_.lock();
-  if (nwait_.load(std::memory_order_relaxed) == 0) {
-    lock_.unlock();
+  // From here on *this may be gone (a waiter took the count and returned), except
+  // with handoff (the caller guarantees it): touch only the bucket.
+  if (b.nwait.load(std::memory_order_seq_cst) == 0) return;
+  b.lock.lock();
+  Waiter* w = b.nwait.load(std::memory_order_relaxed) != 0 ? dequeue(b, this) : nullptr;
+  if (w == nullptr) {  // no waiter queued for us (one between its nwait++ and queueing
+    b.lock.unlock();   // re-checks the count under the lock)
     return;
   }
-  Waiter* w = list_.pop_front();
-  if (w == nullptr) {  // a waiter is between its nwait_ increment and queueing: it re-checks count_
-    lock_.unlock();
-    return;
-  }
-  nwait_.fetch_sub(1, std::memory_order_relaxed);
+  b.nwait.fetch_sub(1, std::memory_order_relaxed);
   bool handed = handoff && try_take();
   w->ticket = handed ? 1 : 0;
-  lock_.unlock();
+  b.lock.unlock();
   w->wake();  // w may be gone after this
   // A starving mutex: let the waiter we handed to run now (Go's goyield).
   if (handed && current_g() != nullptr) goro::yield();
@@ -122,25 +166,27 @@ void Sema::release(bool handoff) {
 
 void Sema::release_many(std::uint32_t n) {
   if (n == 0) return;
+  Bucket& b = bucket_for(this);
   count_.fetch_add(n, std::memory_order_seq_cst);
-  // Wake in chunks: one lock round per chunk, and each waiter (on a stack that may
-  // be cold) touched while it is still in cache.
+  // *this may be gone from here on: touch only the bucket. Wake in chunks: one lock
+  // round per chunk, each waiter (on a stack that may be cold) touched while it is
+  // still in cache. Waiters that had not queued yet find the count and do not block.
   constexpr std::uint32_t kChunk = 64;
-  while (n > 0 && nwait_.load(std::memory_order_seq_cst) != 0) {
+  while (b.nwait.load(std::memory_order_seq_cst) != 0) {
     Waiter* woken[kChunk];
     std::uint32_t k = 0;
-    lock_.lock();
+    b.lock.lock();
     while (k < n && k < kChunk) {
-      Waiter* w = list_.pop_front();
+      Waiter* w = dequeue(b, this);
       if (w == nullptr) break;
       w->ticket = 0;
       woken[k++] = w;
     }
-    nwait_.fetch_sub(k, std::memory_order_relaxed);
-    lock_.unlock();
-    if (k == 0) return;
+    b.nwait.fetch_sub(k, std::memory_order_relaxed);
+    b.lock.unlock();
     for (std::uint32_t i = 0; i < k; ++i) woken[i]->wake();  // Q1: after the unlock
     n -= k;
+    if (k < kChunk || n == 0) return;
   }
 }
 

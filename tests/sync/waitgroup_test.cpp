@@ -217,4 +217,33 @@ TEST(WaitGroup, NegativeCounterThrowsInGoroutine) {
   EXPECT_EQ(what, "sync: negative WaitGroup counter");
 }
 
+// Regression: a WaitGroup may be destroyed as soon as wait() returns, while the
+// goroutine whose done() released it is still inside the release. The release used to
+// touch the semaphore's queue after making the count available (found by TSan as a
+// race with the next round's WaitGroup constructed at the same address). Each round
+// puts a fresh WaitGroup at the same stack address, from goroutines and from a plain
+// thread; the sanitizer builds catch any touch of a dead one.
+TEST(WaitGroup, DestroyedRightAfterWaitWhileReleaserFinishes) {
+  constexpr int kRounds = 3000;
+  std::atomic<int> released{0};
+  auto rounds = [&released] {
+    int completed = 0;
+    for (int i = 0; i < kRounds; ++i) {
+      goro::WaitGroup wg;
+      wg.add(1);
+      goro::go([&wg, &released] {
+        released.fetch_add(1);
+        wg.done();
+      });
+      wg.wait();
+      ++completed;
+      goro::yield();
+    }
+    return completed;
+  };
+  EXPECT_EQ(goro::run(rounds), kRounds);
+  EXPECT_EQ(rounds(), kRounds);  // waiting on a plain thread
+  EXPECT_EQ(released.load(), 2 * kRounds);
+}
+
 }  // namespace

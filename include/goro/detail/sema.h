@@ -57,37 +57,25 @@ class Lock {
   std::atomic<std::uint32_t> word_{0};
 };
 
-// A FIFO of waiters, guarded by whoever owns it.
-struct WaitList {
-  Waiter* head = nullptr;
-  Waiter* tail = nullptr;
-  void push_back(Waiter* w) noexcept;
-  void push_front(Waiter* w) noexcept;
-  Waiter* pop_front() noexcept;
-  bool empty() const noexcept { return head == nullptr; }
-};
-
-// A counting semaphore (Go's runtime_Semacquire / runtime_Semrelease for one word).
+// A counting semaphore on one word (Go's runtime_Semacquire / runtime_Semrelease).
+// Its waiters queue in a global table keyed by the semaphore's address, never in the
+// object: a release never touches the object after making the count available, so a
+// waiter may return and destroy it (a WaitGroup on a goroutine's stack) at once.
 class Sema {
  public:
   // Waits until the count is > 0 and decrements it. `lifo` queues at the front
   // (for a waiter that has waited before, as Go's mutex does).
   void acquire(WaitReason reason, bool lifo = false);
   // Increments the count and wakes one waiter. With `handoff`, the count goes to the
-  // woken waiter directly and the caller yields to it (a starving mutex's hand-off).
+  // woken waiter directly and the caller yields to it (a starving mutex's hand-off;
+  // the caller must know the object outlives the call).
   void release(bool handoff = false);
-  // Adds n to the count and wakes up to n waiters, taking the lock once.
+  // Adds n to the count and wakes up to n waiters, a lock round per chunk of them.
   void release_many(std::uint32_t n);
 
  private:
   bool try_take() noexcept;
   std::atomic<std::uint32_t> count_{0};
-  // Waiters queued or about to be; lets release() skip the lock when 0.
-  // seq_cst with count_: release increments count then reads nwait; acquire
-  // increments nwait then re-reads count, so one of them sees the other.
-  std::atomic<std::uint32_t> nwait_{0};
-  Lock lock_;
-  WaitList list_;  // guarded by lock_
 };
 
 }  // namespace goro::detail
