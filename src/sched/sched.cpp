@@ -54,6 +54,9 @@ namespace {
 
 struct Sched {
   Lock lock;  // guards gq_head/gq_tail, pidle, midle, nmidle, mcount
+  // The global run queue: a FIFO of batches (a batch is a schedlink chain whose head
+  // carries batch_next and batch_len), so that taking or returning work holds the
+  // lock for O(1) steps: walking a batch (a cache miss per cold G) happens outside.
   G* gq_head = nullptr;
   G* gq_tail = nullptr;
   std::atomic<std::int64_t> gq_size{0};  // written under lock; read anywhere
@@ -67,8 +70,8 @@ struct Sched {
   P* ps = nullptr;
   int nprocs = 1;
 
-  Lock glock;  // guards gfree (global free G list) and G chunk allocation
-  G* gfree = nullptr;
+  Lock glock;  // guards gfree and G chunk allocation
+  G* gfree = nullptr;  // free G records: a stack of batches (as the global queue's)
   std::atomic<G*> allg{nullptr};  // registry of every G record ever made (push-only)
   std::atomic<M*> allm{nullptr};  // every M (push-only)
 
@@ -132,49 +135,63 @@ std::uint64_t fastrand(std::uint64_t& s) noexcept {
 constexpr std::uint32_t kGFreeMax = 64;
 constexpr int kGChunk = 256;
 
-G* galloc_chunk_locked() {
+// A new chunk of G records, registered; returns them as one schedlink chain.
+G* galloc_chunk() {
   G* chunk = new G[kGChunk];
   for (int i = 0; i < kGChunk; ++i) {
     G* g = &chunk[i];
+    g->schedlink = i + 1 < kGChunk ? &chunk[i + 1] : nullptr;
     G* head = sched.allg.load(std::memory_order_relaxed);
-    g->alllink = head;
-    sched.allg.store(g, std::memory_order_release);
-    if (i > 0) {
-      g->schedlink = sched.gfree;
-      sched.gfree = g;
-    }
+    do {
+      g->alllink = head;
+    } while (!sched.allg.compare_exchange_weak(head, g, std::memory_order_release,
+                                               std::memory_order_relaxed));
   }
-  return &chunk[0];
+  return chunk;
+}
+
+// glock held: pushes a chain of n free Gs as one batch.
+void gfree_push_batch_locked(G* head, std::uint32_t n) noexcept {
+  head->batch_len = n;
+  head->batch_next = sched.gfree;
+  sched.gfree = head;
+}
+
+// Takes a batch of free Gs (O(1) under glock), or a new chunk.
+G* gfree_take_batch(std::uint32_t* n) {
+  sched.glock.lock();
+  G* b = sched.gfree;
+  if (b != nullptr) sched.gfree = b->batch_next;
+  sched.glock.unlock();
+  if (b != nullptr) {
+    *n = b->batch_len;
+    return b;
+  }
+  *n = kGChunk;
+  return galloc_chunk();
 }
 
 G* gfree_get(P* p) {
-  if (p != nullptr) {
-    if (p->gfree == nullptr) {
+  if (p == nullptr) {
+    // A plain thread: take a batch, keep one, give the rest back.
+    std::uint32_t n = 0;
+    G* g = gfree_take_batch(&n);
+    if (n > 1) {
       sched.glock.lock();
-      while (p->ngfree < kGFreeMax / 2 && sched.gfree != nullptr) {
-        G* g = sched.gfree;
-        sched.gfree = g->schedlink;
-        g->schedlink = p->gfree;
-        p->gfree = g;
-        ++p->ngfree;
-      }
-      G* fresh = p->gfree == nullptr ? galloc_chunk_locked() : nullptr;
+      gfree_push_batch_locked(g->schedlink, n - 1);
       sched.glock.unlock();
-      if (fresh != nullptr) return fresh;
     }
-    G* g = p->gfree;
-    p->gfree = g->schedlink;
-    --p->ngfree;
     g->schedlink = nullptr;
     return g;
   }
-  sched.glock.lock();
-  G* g = sched.gfree;
-  if (g != nullptr)
-    sched.gfree = g->schedlink;
-  else
-    g = galloc_chunk_locked();
-  sched.glock.unlock();
+  if (p->gfree == nullptr) {
+    std::uint32_t n = 0;
+    p->gfree = gfree_take_batch(&n);
+    p->ngfree = n;
+  }
+  G* g = p->gfree;
+  p->gfree = g->schedlink;
+  --p->ngfree;
   g->schedlink = nullptr;
   return g;
 }
@@ -183,14 +200,15 @@ void gfree_put(P* p, G* g) noexcept {
   g->schedlink = p->gfree;
   p->gfree = g;
   if (++p->ngfree <= kGFreeMax) return;
+  // Spill half as one batch: walked here, where these Gs are still in cache.
+  G* head = p->gfree;
+  G* last = head;
+  for (std::uint32_t i = 1; i < kGFreeMax / 2; ++i) last = last->schedlink;
+  p->gfree = last->schedlink;
+  last->schedlink = nullptr;
+  p->ngfree -= kGFreeMax / 2;
   sched.glock.lock();
-  while (p->ngfree > kGFreeMax / 2) {
-    G* x = p->gfree;
-    p->gfree = x->schedlink;
-    --p->ngfree;
-    x->schedlink = sched.gfree;
-    sched.gfree = x;
-  }
+  gfree_push_batch_locked(head, kGFreeMax / 2);
   sched.glock.unlock();
 }
 
@@ -207,15 +225,40 @@ std::uint64_t new_goid(P* p) noexcept {
 // ---------------------------------------------------------------------------
 // Run queues.
 
-// Scheduler lock held.
+void wakep();
+
+// Scheduler lock held: appends a chain of n Gs as one batch.
 void global_put_batch_locked(G* head, G* tail, std::int64_t n) noexcept {
   tail->schedlink = nullptr;
+  head->batch_len = std::uint32_t(n);
+  head->batch_next = nullptr;
   if (sched.gq_tail != nullptr)
-    sched.gq_tail->schedlink = head;
+    sched.gq_tail->batch_next = head;
   else
     sched.gq_head = head;
-  sched.gq_tail = tail;
+  sched.gq_tail = head;
   sched.gq_size.store(sched.gq_size.load(std::memory_order_relaxed) + n, std::memory_order_release);
+}
+
+// Scheduler lock held: puts a batch back at the front (it was taken from there).
+void global_return_front_locked(G* head, std::uint32_t n) noexcept {
+  head->batch_len = n;
+  head->batch_next = sched.gq_head;
+  sched.gq_head = head;
+  if (sched.gq_tail == nullptr) sched.gq_tail = head;
+  sched.gq_size.store(sched.gq_size.load(std::memory_order_relaxed) + n, std::memory_order_release);
+}
+
+// Scheduler lock held: takes the first batch, or null.
+G* global_take_batch_locked(std::uint32_t* n) noexcept {
+  G* b = sched.gq_head;
+  if (b == nullptr) return nullptr;
+  sched.gq_head = b->batch_next;
+  if (sched.gq_head == nullptr) sched.gq_tail = nullptr;
+  *n = b->batch_len;
+  sched.gq_size.store(sched.gq_size.load(std::memory_order_relaxed) - b->batch_len,
+                      std::memory_order_relaxed);
+  return b;
 }
 
 void global_put(G* g) noexcept {
@@ -224,36 +267,39 @@ void global_put(G* g) noexcept {
   sched.lock.unlock();
 }
 
-// Scheduler lock held. Takes up to max goroutines (0: a fair share) for p: returns
-// one and puts the rest in p's local queue.
-G* global_get_locked(P* p, std::int64_t max) noexcept {
-  std::int64_t size = sched.gq_size.load(std::memory_order_relaxed);
-  if (size == 0) return nullptr;
-  std::int64_t n = size / sched.nprocs + 1;
-  if (n > size) n = size;
-  if (max > 0 && n > max) n = max;
-  std::int64_t room = RunQueue::kSize - p->runq.size();
-  if (n > room) n = room;
-  if (n < 1) n = 1;
-  sched.gq_size.store(size - n, std::memory_order_relaxed);
-  G* g = sched.gq_head;
-  sched.gq_head = g->schedlink;
-  for (std::int64_t i = 1; i < n; ++i) {
-    G* x = sched.gq_head;
-    sched.gq_head = x->schedlink;
-    p->runq.push(x);  // fits: n <= room
-  }
-  if (sched.gq_head == nullptr) sched.gq_tail = nullptr;
+// Owner of p, with a batch taken off the global queue: returns its first G, moves up
+// to `max - 1` more (0: as many as fit) to p's local queue, and gives any rest back to
+// the front of the global queue. Walks the batch without the lock.
+G* global_unpack(P* p, G* batch, std::uint32_t n, std::int64_t max) noexcept {
+  G* g = batch;
+  G* rest = g->schedlink;
   g->schedlink = nullptr;
+  --n;
+  std::int64_t room = RunQueue::kSize - p->runq.size();
+  std::int64_t limit = max > 0 ? std::min<std::int64_t>(max - 1, room) : room;
+  for (std::int64_t i = 0; i < limit && rest != nullptr; ++i) {
+    G* x = rest;
+    rest = x->schedlink;
+    x->schedlink = nullptr;
+    p->runq.push(x);  // fits: limit <= room
+    --n;
+  }
+  if (rest != nullptr) {
+    sched.lock.lock();
+    global_return_front_locked(rest, n);
+    sched.lock.unlock();
+    wakep();  // others may take the rest
+  }
   return g;
 }
 
 G* global_get(P* p, std::int64_t max) noexcept {
   if (sched.gq_size.load(std::memory_order_acquire) == 0) return nullptr;
+  std::uint32_t n = 0;
   sched.lock.lock();
-  G* g = global_get_locked(p, max);
+  G* b = global_take_batch_locked(&n);
   sched.lock.unlock();
-  return g;
+  return b != nullptr ? global_unpack(p, b, n, max) : nullptr;
 }
 
 // Owner of p: queues g locally (runnext with next), spilling half to the global
@@ -442,9 +488,10 @@ G* find_runnable(M* m) {
 
     // Nothing: give the P back and sleep.
     sched.lock.lock();
-    if (G* g = global_get_locked(p, 0)) {
+    std::uint32_t n = 0;
+    if (G* b = global_take_batch_locked(&n)) {
       sched.lock.unlock();
-      return g;
+      return global_unpack(p, b, n, 0);
     }
     pidle_put_locked(p);
     m->p = nullptr;
@@ -891,9 +938,9 @@ void spawn_abort(Spawn s) noexcept {
   if (m != nullptr && m->p != nullptr) {
     gfree_put(m->p, g);
   } else {
+    g->schedlink = nullptr;
     sched.glock.lock();
-    g->schedlink = sched.gfree;
-    sched.gfree = g;
+    gfree_push_batch_locked(g, 1);
     sched.glock.unlock();
   }
 }

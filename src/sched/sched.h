@@ -51,6 +51,8 @@ struct alignas(64) G {
   char* stack_lo = nullptr;      // lowest usable byte (just above the guard); null: no stack
   char* stack_hi = nullptr;      // top of the stack
   G* schedlink = nullptr;        // run queue / free list link (owner: whoever holds the G)
+  G* batch_next = nullptr;       // global queue / free list: next batch (batch heads only)
+  std::uint32_t batch_len = 0;   // global queue / free list: Gs in this batch (heads only)
   std::uint64_t id = 0;
   std::atomic<GState> state{GState::free};
   std::atomic<WaitReason> wait_reason{WaitReason::none};
