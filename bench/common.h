@@ -11,6 +11,9 @@
 #include <string>
 #include <vector>
 
+#if __has_include("bench_build_info.h")
+#include "bench_build_info.h"  // GORO_BENCH_FLAGS, written by bench/CMakeLists.txt
+#endif
 #ifndef GORO_BENCH_FLAGS
 #define GORO_BENCH_FLAGS "?"
 #endif
@@ -61,11 +64,12 @@ inline double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-inline long arg_n(int argc, char** argv, long dflt) {
+inline long arg_long(int argc, char** argv, const char* flag, long dflt) {
   for (int i = 1; i + 1 < argc; ++i)
-    if (std::strcmp(argv[i], "--n") == 0) return std::atol(argv[i + 1]);
+    if (std::strcmp(argv[i], flag) == 0) return std::atol(argv[i + 1]);
   return dflt;
 }
+inline long arg_n(int argc, char** argv, long dflt) { return arg_long(argc, argv, "--n", dflt); }
 inline bool has_flag(int argc, char** argv, const char* flag) {
   for (int i = 1; i < argc; ++i)
     if (std::strcmp(argv[i], flag) == 0) return true;

@@ -1,14 +1,29 @@
 // micro.cpp — single operations with Google Benchmark (BM_<Area>_<Case>). Each
 // benchmark runs its timing loop inside one goroutine (goro::run), so the figures are
-// per operation on the scheduler, not per goro::run.
+// per operation on the scheduler, not per goro::run. GORO_PROCS sets the Ps; the
+// context block at the top of the output says how many and how this was built.
+//
+// Read with care at 1 P: goroutines are not preempted, so BM_Mutex_Contended's other
+// goroutines never run while the timing loop does (it measures the uncontended path
+// there); BM_Mutex_YieldHolding is contended at any number of Ps. BM_Yield_Pair is
+// one yield of the timed goroutine: at 1 P that is two switches (there and back).
+// Goroutine benchmarks report wall time; their CPU column is the whole process's.
 #include <benchmark/benchmark.h>
 #include <goro/goro.h>
 
 #include <atomic>
 #include <mutex>
+#include <string>
 #include <thread>
 
+#include "common.h"
+
 namespace {
+
+// The timed goroutine may resume on another OS thread after any switch, so the
+// per-thread CPU clock Google Benchmark reads by default means nothing: time by the
+// wall clock, and report the whole process's CPU (every M, spinning included).
+void goro_timing(benchmark::internal::Benchmark* b) { b->UseRealTime()->MeasureProcessCPUTime(); }
 
 void BM_Spawn_Run(benchmark::State& state) {
   goro::run([&] {
@@ -20,7 +35,7 @@ void BM_Spawn_Run(benchmark::State& state) {
     }
   });
 }
-BENCHMARK(BM_Spawn_Run);
+BENCHMARK(BM_Spawn_Run)->Apply(goro_timing);
 
 void BM_Spawn_Batch1000(benchmark::State& state) {
   goro::run([&] {
@@ -33,7 +48,7 @@ void BM_Spawn_Batch1000(benchmark::State& state) {
   });
   state.SetItemsProcessed(state.iterations() * 1000);
 }
-BENCHMARK(BM_Spawn_Batch1000);
+BENCHMARK(BM_Spawn_Batch1000)->Apply(goro_timing);
 
 void BM_Yield_Pair(benchmark::State& state) {
   goro::run([&] {
@@ -49,14 +64,14 @@ void BM_Yield_Pair(benchmark::State& state) {
     wg.wait();
   });
 }
-BENCHMARK(BM_Yield_Pair);
+BENCHMARK(BM_Yield_Pair)->Apply(goro_timing);
 
 void BM_Yield_Alone(benchmark::State& state) {
   goro::run([&] {
     for (auto _ : state) goro::yield();
   });
 }
-BENCHMARK(BM_Yield_Alone);
+BENCHMARK(BM_Yield_Alone)->Apply(goro_timing);
 
 void BM_Mutex_Uncontended(benchmark::State& state) {
   goro::Mutex mu;
@@ -67,34 +82,63 @@ void BM_Mutex_Uncontended(benchmark::State& state) {
     }
   });
 }
-BENCHMARK(BM_Mutex_Uncontended);
+BENCHMARK(BM_Mutex_Uncontended)->Apply(goro_timing);
 
-void BM_Mutex_Contended(benchmark::State& state) {
-  const int kOthers = int(state.range(0));
+// The timed goroutine and `others` more goroutines all lock, increment and unlock
+// (yielding while holding the lock if `yield_holding`). Time is per lock of the timed
+// goroutine, which depends on how fairly the lock goes round; the counters say per
+// lock of anyone: ns_per_lock (wall time / every lock taken while timing) and
+// locks_per_iter (how many locks the others took per lock of the timed goroutine).
+void mutex_contended(benchmark::State& state, bool yield_holding) {
+  const int others = int(state.range(0));
   goro::Mutex mu;
-  long counter = 0;
+  long counter = 0;  // guarded by mu
   goro::run([&] {
     std::atomic<bool> stop{false};
     goro::WaitGroup wg;
-    wg.add(kOthers);
-    for (int i = 0; i < kOthers; ++i)
+    wg.add(others);
+    for (int i = 0; i < others; ++i)
       goro::go([&] {
         while (!stop.load(std::memory_order_relaxed)) {
           std::lock_guard lock(mu);
           ++counter;
+          if (yield_holding) goro::yield();
         }
         wg.done();
       });
+    long c0, c1;
+    {
+      std::lock_guard lock(mu);
+      c0 = counter;
+    }
+    auto t0 = bench::Clock::now();
     for (auto _ : state) {
       std::lock_guard lock(mu);
       ++counter;
+      if (yield_holding) goro::yield();
+    }
+    double ns = bench::ns_since(t0);
+    {
+      std::lock_guard lock(mu);
+      c1 = counter;
     }
     stop.store(true);
     wg.wait();
+    double locks = double(c1 - c0);
+    state.counters["ns_per_lock"] = locks > 0 ? ns / locks : 0;
+    state.counters["locks_per_iter"] = state.iterations() > 0 ? locks / double(state.iterations()) : 0;
   });
-  benchmark::DoNotOptimize(counter);
 }
-BENCHMARK(BM_Mutex_Contended)->Arg(1)->Arg(7);
+
+// Contended only where goroutines run in parallel: at 1 P the others do not run
+// while the timed goroutine holds its P (no preemption), so this is the fast path.
+void BM_Mutex_Contended(benchmark::State& state) { mutex_contended(state, false); }
+BENCHMARK(BM_Mutex_Contended)->Arg(1)->Arg(7)->Apply(goro_timing);
+
+// Contended at any number of Ps: every holder yields inside the critical section, so
+// the others find the mutex locked and park, and unlock has a waiter to wake.
+void BM_Mutex_YieldHolding(benchmark::State& state) { mutex_contended(state, true); }
+BENCHMARK(BM_Mutex_YieldHolding)->Arg(1)->Arg(7)->Apply(goro_timing);
 
 void BM_WaitGroup_AddDone(benchmark::State& state) {
   goro::WaitGroup wg;
@@ -103,7 +147,7 @@ void BM_WaitGroup_AddDone(benchmark::State& state) {
     wg.done();
   }
 }
-BENCHMARK(BM_WaitGroup_AddDone);
+BENCHMARK(BM_WaitGroup_AddDone)->Apply(goro_timing);
 
 void BM_Thread_Create(benchmark::State& state) {
   for (auto _ : state) {
@@ -115,4 +159,12 @@ BENCHMARK(BM_Thread_Create)->UseRealTime();
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  bench::print_build();
+  benchmark::AddCustomContext("goro_procs", std::to_string(goro::procs()));
+  benchmark::AddCustomContext("goro_build", GORO_BENCH_FLAGS);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+}

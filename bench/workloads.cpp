@@ -64,7 +64,8 @@ void yield(long n) {
 void park(long n) {
   goro::run([] {});  // the runtime and its threads exist before the baseline
   long before = bench::rss_plus_pte_bytes();
-  goro::run([n, before] {
+  long rss0 = bench::status_kib("VmRSS"), pte0 = bench::status_kib("VmPTE");
+  goro::run([n, before, rss0, pte0] {
     goro::WaitGroup started, gate, finished;
     started.add(n);
     gate.add(1);
@@ -79,6 +80,9 @@ void park(long n) {
     started.wait();
     double spawn_ns = bench::ns_since(t0) / double(n);
     long after = bench::rss_plus_pte_bytes();
+    std::printf("# park: per goroutine VmRSS +%.0f bytes, VmPTE +%.0f bytes\n",
+                double(bench::status_kib("VmRSS") - rss0) * 1024 / double(n),
+                double(bench::status_kib("VmPTE") - pte0) * 1024 / double(n));
     auto t1 = bench::Clock::now();
     gate.done();
     finished.wait();

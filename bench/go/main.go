@@ -86,6 +86,7 @@ func yield(n int) {
 func park(n int) {
 	runtime.GC()
 	before := rssPlusPTE()
+	rss0, pte0 := statusKiB("VmRSS"), statusKiB("VmPTE")
 	var started, gate, finished sync.WaitGroup
 	started.Add(n)
 	gate.Add(1)
@@ -101,6 +102,8 @@ func park(n int) {
 	started.Wait()
 	spawnNs := float64(time.Since(t0).Nanoseconds()) / float64(n)
 	after := rssPlusPTE()
+	fmt.Printf("# park: per goroutine VmRSS +%.0f bytes, VmPTE +%.0f bytes\n",
+		float64(statusKiB("VmRSS")-rss0)*1024/float64(n), float64(statusKiB("VmPTE")-pte0)*1024/float64(n))
 	t1 := time.Now()
 	gate.Done()
 	finished.Wait()

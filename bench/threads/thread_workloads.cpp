@@ -3,18 +3,25 @@
 // per unit of work.
 //
 //   thread_workloads spawn|yield|park|maxcount [--n N] [--quick]
+//   thread_workloads maxcount [--n CAP] [--margin TASKS] [--seconds S]
+//
+// (yield is also accepted as "switch": it is a switch between two OS threads.)
 //
 // "procs" is the number of CPUs the process may use (bench/compare pins it with
 // taskset for the 1-CPU rows).
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <string>
 #include <semaphore>
 #include <thread>
 #include <vector>
@@ -28,9 +35,11 @@ int cpus() {
   return sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
 }
 
-// spawn: create and join n threads, each decrementing a counter (a thread at a time
-// would measure only latency; like the goroutine version, all are started, then all
-// joined, in batches that keep the live count reasonable).
+// spawn: create and join n threads, each decrementing a counter.
+//   ns_each:        all started, then all joined, in batches of 1,000 (like the
+//                   goroutine version, which starts them all before waiting);
+//   serial_ns_each: one thread created and joined at a time (creation + teardown
+//                   latency, nothing overlapping).
 void spawn(long n) {
   std::atomic<long> left{n};
   constexpr long kBatch = 1000;
@@ -42,7 +51,15 @@ void spawn(long n) {
     for (auto& t : batch) t.join();
     batch.clear();
   }
-  bench::result("spawn", "threads", cpus(), "ns_each", bench::ns_since(t0) / double(n), "ns");
+  double batched = bench::ns_since(t0) / double(n);
+
+  left = n;
+  t0 = bench::Clock::now();
+  for (long i = 0; i < n; ++i) std::thread([&left] { left.fetch_sub(1); }).join();
+  double serial = bench::ns_since(t0) / double(n);
+
+  bench::result("spawn", "threads", cpus(), "ns_each", batched, "ns");
+  bench::result("spawn", "threads", cpus(), "serial_ns_each", serial, "ns");
 }
 
 // yield: two threads handing control back and forth through two semaphores, n round
@@ -84,6 +101,7 @@ void park(long n) {
   std::vector<std::thread> threads;
   threads.reserve(std::size_t(n));
   long before = bench::rss_plus_pte_bytes();
+  long rss0 = bench::status_kib("VmRSS"), pte0 = bench::status_kib("VmPTE");
   auto t0 = bench::Clock::now();
   for (long i = 0; i < n; ++i) threads.emplace_back([&gate] { gate.arrive_and_wait(); });
   {
@@ -92,6 +110,9 @@ void park(long n) {
   }
   double spawn_ns = bench::ns_since(t0) / double(n);
   long after = bench::rss_plus_pte_bytes();
+  std::printf("# park: per thread VmRSS +%.0f bytes, VmPTE +%.0f bytes\n",
+              double(bench::status_kib("VmRSS") - rss0) * 1024 / double(n),
+              double(bench::status_kib("VmPTE") - pte0) * 1024 / double(n));
   auto t1 = bench::Clock::now();
   {
     std::lock_guard lk(gate.mu);
@@ -118,17 +139,109 @@ void park(long n) {
   bench::result("park", "threads", cpus(), "stack_reservation", double(stack), "bytes");
 }
 
-// maxcount: how many blocked threads fit: create until pthread_create fails or `cap`.
-// Everything it needs is allocated up front: once the process is out of mappings,
-// later allocations could fail too.
-void maxcount(long cap) {
-  std::vector<pthread_t> ids(static_cast<std::size_t>(cap));
+// A number from a /proc file (its first field), or -1.
+long proc_long(const char* path) {
+  FILE* f = std::fopen(path, "r");
+  if (f == nullptr) return -1;
+  long v = -1;
+  if (std::fscanf(f, "%ld", &v) != 1) v = -1;
+  std::fclose(f);
+  return v;
+}
+
+// Threads (kernel tasks) in the whole system now: /proc/loadavg's "running/total".
+long tasks_now() {
+  FILE* f = std::fopen("/proc/loadavg", "r");
+  if (f == nullptr) return -1;
+  double a, b, c;
+  long running, total = -1;
+  if (std::fscanf(f, "%lf %lf %lf %ld/%ld", &a, &b, &c, &running, &total) != 5) total = -1;
+  std::fclose(f);
+  return total;
+}
+
+long maps_now() {
+  FILE* f = std::fopen("/proc/self/maps", "r");
+  if (f == nullptr) return -1;
+  long n = 0;
+  for (int ch; (ch = std::fgetc(f)) != EOF;) n += ch == '\n';
+  std::fclose(f);
+  return n;
+}
+
+// The pids cgroup limit of this process (v2, or v1's pids controller), or -1.
+long cgroup_pids_headroom() {
+  std::vector<std::string> dirs;
+  if (FILE* f = std::fopen("/proc/self/cgroup", "r")) {
+    char line[512];
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+      std::string l(line);
+      if (!l.empty() && l.back() == '\n') l.pop_back();
+      auto c1 = l.find(':'), c2 = l.find(':', c1 + 1);
+      if (c1 == std::string::npos || c2 == std::string::npos) continue;
+      std::string ctl = l.substr(c1 + 1, c2 - c1 - 1), path = l.substr(c2 + 1);
+      if (ctl.empty()) dirs.push_back("/sys/fs/cgroup" + path);
+      if (ctl == "pids") dirs.push_back("/sys/fs/cgroup/pids" + path);
+    }
+    std::fclose(f);
+  }
+  for (auto& d : dirs) {
+    long max = proc_long((d + "/pids.max").c_str());  // "max" reads as -1
+    long cur = proc_long((d + "/pids.current").c_str());
+    if (max > 0 && cur >= 0) return max - cur;
+  }
+  return -1;
+}
+
+// maxcount: how many blocked threads (default attributes) fit: create until
+// pthread_create fails, `cap` is reached, or the safety limit. Threads come from
+// machine-wide pools (pid_max, threads-max, a pids cgroup), so running one process
+// into them makes every other process's fork() fail meanwhile: the run stops
+// `margin` tasks short of the smallest of them, and reports the limits it saw.
+// Everything it needs is allocated up front: once out of mappings, malloc can fail.
+void maxcount(long cap, long margin, double max_seconds) {
+  // PIDs below 300 are reserved once pid numbers wrap (the kernel's RESERVED_PIDS).
+  long pid_max = proc_long("/proc/sys/kernel/pid_max");
+  long threads_max = proc_long("/proc/sys/kernel/threads-max");
+  long map_count = proc_long("/proc/sys/vm/max_map_count");
+  long tasks = tasks_now(), maps = maps_now();
+  long by_pids = pid_max > 0 && tasks >= 0 ? pid_max - 300 - tasks : -1;
+  long by_threads_max = threads_max > 0 && tasks >= 0 ? threads_max - tasks : -1;
+  long by_maps = map_count > 0 && maps >= 0 ? (map_count - maps) / 2 : -1;  // stack + guard
+  long by_cgroup = cgroup_pids_headroom();
+  rlimit nproc{};
+  getrlimit(RLIMIT_NPROC, &nproc);
+  long by_nproc = nproc.rlim_cur == RLIM_INFINITY || geteuid() == 0 ? -1 : long(nproc.rlim_cur) - tasks;
+
+  long predicted = -1;
+  const char* predicted_by = "none";
+  auto consider = [&](long v, const char* name) {
+    if (v >= 0 && (predicted < 0 || v < predicted)) predicted = v, predicted_by = name;
+  };
+  consider(by_pids, "kernel.pid_max");
+  consider(by_threads_max, "kernel.threads-max");
+  consider(by_cgroup, "pids cgroup");
+  consider(by_nproc, "RLIMIT_NPROC");
+  long kernel_limit = predicted;  // the task pools shared with every other process
+  consider(by_maps, "vm.max_map_count");
+  long safe = kernel_limit >= 0 ? std::max(0L, kernel_limit - margin) : cap;
+  long limit = std::min(cap, safe);
+  std::printf("# maxcount: limits here: pid_max %ld (%ld free), threads-max %ld (%ld free), "
+              "max_map_count %ld (room for %ld stacks), pids cgroup %ld free, RLIMIT_NPROC %ld free\n",
+              pid_max, by_pids, threads_max, by_threads_max, map_count, by_maps, by_cgroup, by_nproc);
+  std::printf("# maxcount: predicted maximum %ld (%s); creating up to %ld (cap %ld, keeping %ld tasks "
+              "free for the rest of the machine)\n",
+              predicted, predicted_by, limit, cap, margin);
+
+  std::vector<pthread_t> ids(static_cast<std::size_t>(std::max(limit, 1L)));
   static std::mutex mu;
   static std::condition_variable cv;
   static bool release = false;
   long n = 0;
   int err = 0;
-  for (; n < cap; ++n) {
+  auto t0 = bench::Clock::now();
+  bool timed_out = false;
+  for (; n < limit; ++n) {
     err = pthread_create(
         &ids[std::size_t(n)], nullptr,
         [](void*) -> void* {
@@ -138,28 +251,41 @@ void maxcount(long cap) {
         },
         nullptr);
     if (err != 0) break;
+    if ((n & 1023) == 1023 && bench::ns_since(t0) > max_seconds * 1e9) {
+      timed_out = true;
+      ++n;
+      break;
+    }
   }
+  double create_s = bench::ns_since(t0) / 1e9;
+  long rss = bench::rss_plus_pte_bytes();
   {
     std::lock_guard lk(mu);
     release = true;
   }
   cv.notify_all();
   for (long i = 0; i < n; ++i) pthread_join(ids[std::size_t(i)], nullptr);
-  std::printf("# threads: created %ld, then pthread_create said: %s\n", n,
-              err != 0 ? std::strerror(err) : "(cap reached)");
+
+  const char* stop = err != 0 ? strerrorname_np(err) : timed_out ? "time limit" : n == cap ? "cap" : "safety margin";
+  std::printf("# maxcount: created %ld threads in %.1f s (%.0f MiB RSS+PTE), stopped by: %s%s%s\n", n, create_s,
+              double(rss) / 1048576.0, stop, err != 0 ? " - " : "", err != 0 ? std::strerror(err) : "");
+  std::printf("# maxcount-stop: %s\n", stop);
   bench::result("maxcount", "threads", cpus(), "count", double(n), "count");
+  bench::result("maxcount", "threads", cpus(), "errno", double(err), "count");
+  bench::result("maxcount", "threads", cpus(), "predicted", double(predicted), "count");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: thread_workloads spawn|yield|park|maxcount [--n N] [--quick]\n");
+    std::fprintf(stderr, "usage: thread_workloads spawn|yield(switch)|park|maxcount [--n N] [--quick] [--margin M] [--seconds S]\n");
     return 2;
   }
   bench::print_build();
   bool quick = bench::has_flag(argc, argv, "--quick");
   const char* w = argv[1];
+  if (std::strcmp(w, "switch") == 0) w = "yield";  // the seeds' name for it
   if (std::strcmp(w, "spawn") == 0) {
     spawn(bench::arg_n(argc, argv, quick ? 2000 : 20000));
   } else if (std::strcmp(w, "yield") == 0) {
@@ -167,7 +293,8 @@ int main(int argc, char** argv) {
   } else if (std::strcmp(w, "park") == 0) {
     park(bench::arg_n(argc, argv, quick ? 1000 : 10000));
   } else if (std::strcmp(w, "maxcount") == 0) {
-    maxcount(bench::arg_n(argc, argv, quick ? 5000 : 100000));
+    maxcount(bench::arg_n(argc, argv, quick ? 5000 : 100000), bench::arg_long(argc, argv, "--margin", 2048),
+             double(bench::arg_long(argc, argv, "--seconds", 30)));
   } else {
     std::fprintf(stderr, "thread_workloads: unknown workload %s\n", w);
     return 2;
