@@ -28,10 +28,10 @@ inline double ns_since(Clock::time_point t0) {
 
 // One figure, one line: the only lines bench/compare reads. Units: ns, bytes, ms,
 // cpu_s, count. %.10g keeps byte counts such as 8388608 exact.
-inline void result(const char* workload, const char* impl, int procs, const char* metric, double value,
-                   const char* unit) {
-  std::printf("RESULT workload=%s impl=%s procs=%d metric=%s value=%.10g unit=%s\n", workload, impl, procs,
-              metric, value, unit);
+inline void result(const char* workload, const char* impl, int procs, const char* metric,
+                   double value, const char* unit) {
+  std::printf("RESULT workload=%s impl=%s procs=%d metric=%s value=%.10g unit=%s\n", workload, impl,
+              procs, metric, value, unit);
   std::fflush(stdout);
 }
 
@@ -45,7 +45,8 @@ inline long status_kib(const char* name) {
   long v = -1;
   std::size_t len = std::strlen(name);
   while (std::fgets(line, sizeof line, f) != nullptr)
-    if (std::strncmp(line, name, len) == 0 && line[len] == ':') std::sscanf(line + len + 1, "%ld", &v);
+    if (std::strncmp(line, name, len) == 0 && line[len] == ':')
+      std::sscanf(line + len + 1, "%ld", &v);
   std::fclose(f);
   return v;
 }
@@ -56,7 +57,8 @@ inline long rss_plus_pte_bytes() { return (status_kib("VmRSS") + status_kib("VmP
 inline double cpu_seconds() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
-  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
 inline double median(std::vector<double> v) {

@@ -126,7 +126,8 @@ void mutex_contended(benchmark::State& state, bool yield_holding) {
     wg.wait();
     double locks = double(c1 - c0);
     state.counters["ns_per_lock"] = locks > 0 ? ns / locks : 0;
-    state.counters["locks_per_iter"] = state.iterations() > 0 ? locks / double(state.iterations()) : 0;
+    state.counters["locks_per_iter"] =
+        state.iterations() > 0 ? locks / double(state.iterations()) : 0;
   });
 }
 

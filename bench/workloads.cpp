@@ -92,8 +92,8 @@ void park(long n) {
     bench::result("park", "goro", p, "spawn_ns_each", spawn_ns, "ns");
     bench::result("park", "goro", p, "wake_ns_each", wake_ns, "ns");
     bench::result("park", "goro", p, "parked", double(n), "count");
-    bench::result("park", "goro", p, "stack_reservation", double(goro::detail::testing::stack_size()),
-                  "bytes");
+    bench::result("park", "goro", p, "stack_reservation",
+                  double(goro::detail::testing::stack_size()), "bytes");
   });
 }
 

@@ -21,8 +21,8 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
-#include <string>
 #include <semaphore>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -47,7 +47,8 @@ void spawn(long n) {
   std::vector<std::thread> batch;
   batch.reserve(kBatch);
   for (long i = 0; i < n; i += kBatch) {
-    for (long j = i; j < n && j < i + kBatch; ++j) batch.emplace_back([&left] { left.fetch_sub(1); });
+    for (long j = i; j < n && j < i + kBatch; ++j)
+      batch.emplace_back([&left] { left.fetch_sub(1); });
     for (auto& t : batch) t.join();
     batch.clear();
   }
@@ -78,7 +79,8 @@ void yield(long n) {
     b.acquire();
   }
   other.join();
-  bench::result("yield", "threads", cpus(), "ns_per_switch", bench::ns_since(t0) / double(2 * n), "ns");
+  bench::result("yield", "threads", cpus(), "ns_per_switch", bench::ns_since(t0) / double(2 * n),
+                "ns");
 }
 
 struct Gate {
@@ -121,7 +123,8 @@ void park(long n) {
   gate.cv.notify_all();
   for (auto& t : threads) t.join();
   double wake_ns = bench::ns_since(t1) / double(n);
-  bench::result("park", "threads", cpus(), "bytes_each", double(after - before) / double(n), "bytes");
+  bench::result("park", "threads", cpus(), "bytes_each", double(after - before) / double(n),
+                "bytes");
   bench::result("park", "threads", cpus(), "spawn_ns_each", spawn_ns, "ns");
   bench::result("park", "threads", cpus(), "wake_ns_each", wake_ns, "ns");
   bench::result("park", "threads", cpus(), "parked", double(n), "count");
@@ -211,7 +214,8 @@ void maxcount(long cap, long margin, double max_seconds) {
   long by_cgroup = cgroup_pids_headroom();
   rlimit nproc{};
   getrlimit(RLIMIT_NPROC, &nproc);
-  long by_nproc = nproc.rlim_cur == RLIM_INFINITY || geteuid() == 0 ? -1 : long(nproc.rlim_cur) - tasks;
+  long by_nproc =
+      nproc.rlim_cur == RLIM_INFINITY || geteuid() == 0 ? -1 : long(nproc.rlim_cur) - tasks;
 
   long predicted = -1;
   const char* predicted_by = "none";
@@ -226,12 +230,14 @@ void maxcount(long cap, long margin, double max_seconds) {
   consider(by_maps, "vm.max_map_count");
   long safe = kernel_limit >= 0 ? std::max(0L, kernel_limit - margin) : cap;
   long limit = std::min(cap, safe);
-  std::printf("# maxcount: limits here: pid_max %ld (%ld free), threads-max %ld (%ld free), "
-              "max_map_count %ld (room for %ld stacks), pids cgroup %ld free, RLIMIT_NPROC %ld free\n",
-              pid_max, by_pids, threads_max, by_threads_max, map_count, by_maps, by_cgroup, by_nproc);
-  std::printf("# maxcount: predicted maximum %ld (%s); creating up to %ld (cap %ld, keeping %ld tasks "
-              "free for the rest of the machine)\n",
-              predicted, predicted_by, limit, cap, margin);
+  std::printf(
+      "# maxcount: limits here: pid_max %ld (%ld free), threads-max %ld (%ld free), "
+      "max_map_count %ld (room for %ld stacks), pids cgroup %ld free, RLIMIT_NPROC %ld free\n",
+      pid_max, by_pids, threads_max, by_threads_max, map_count, by_maps, by_cgroup, by_nproc);
+  std::printf(
+      "# maxcount: predicted maximum %ld (%s); creating up to %ld (cap %ld, keeping %ld tasks "
+      "free for the rest of the machine)\n",
+      predicted, predicted_by, limit, cap, margin);
 
   std::vector<pthread_t> ids(static_cast<std::size_t>(std::max(limit, 1L)));
   static std::mutex mu;
@@ -266,9 +272,13 @@ void maxcount(long cap, long margin, double max_seconds) {
   cv.notify_all();
   for (long i = 0; i < n; ++i) pthread_join(ids[std::size_t(i)], nullptr);
 
-  const char* stop = err != 0 ? strerrorname_np(err) : timed_out ? "time limit" : n == cap ? "cap" : "safety margin";
-  std::printf("# maxcount: created %ld threads in %.1f s (%.0f MiB RSS+PTE), stopped by: %s%s%s\n", n, create_s,
-              double(rss) / 1048576.0, stop, err != 0 ? " - " : "", err != 0 ? std::strerror(err) : "");
+  const char* stop = err != 0    ? strerrorname_np(err)
+                     : timed_out ? "time limit"
+                     : n == cap  ? "cap"
+                                 : "safety margin";
+  std::printf("# maxcount: created %ld threads in %.1f s (%.0f MiB RSS+PTE), stopped by: %s%s%s\n",
+              n, create_s, double(rss) / 1048576.0, stop, err != 0 ? " - " : "",
+              err != 0 ? std::strerror(err) : "");
   std::printf("# maxcount-stop: %s\n", stop);
   bench::result("maxcount", "threads", cpus(), "count", double(n), "count");
   bench::result("maxcount", "threads", cpus(), "errno", double(err), "count");
@@ -279,7 +289,9 @@ void maxcount(long cap, long margin, double max_seconds) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: thread_workloads spawn|yield(switch)|park|maxcount [--n N] [--quick] [--margin M] [--seconds S]\n");
+    std::fprintf(stderr,
+                 "usage: thread_workloads spawn|yield(switch)|park|maxcount [--n N] [--quick] "
+                 "[--margin M] [--seconds S]\n");
     return 2;
   }
   bench::print_build();
@@ -293,7 +305,8 @@ int main(int argc, char** argv) {
   } else if (std::strcmp(w, "park") == 0) {
     park(bench::arg_n(argc, argv, quick ? 1000 : 10000));
   } else if (std::strcmp(w, "maxcount") == 0) {
-    maxcount(bench::arg_n(argc, argv, quick ? 5000 : 100000), bench::arg_long(argc, argv, "--margin", 2048),
+    maxcount(bench::arg_n(argc, argv, quick ? 5000 : 100000),
+             bench::arg_long(argc, argv, "--margin", 2048),
              double(bench::arg_long(argc, argv, "--seconds", 30)));
   } else {
     std::fprintf(stderr, "thread_workloads: unknown workload %s\n", w);

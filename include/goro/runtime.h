@@ -97,26 +97,30 @@ std::invoke_result_t<std::decay_t<F>> run(F&& f) {
   detail::Completion done;
   std::exception_ptr error;
   if constexpr (std::is_void_v<R>) {
-    go([&done, &error](std::decay_t<F> fn) {
-      try {
-        std::move(fn)();
-      } catch (...) {
-        error = std::current_exception();
-      }
-      done.signal();
-    }, std::forward<F>(f));
+    go(
+        [&done, &error](std::decay_t<F> fn) {
+          try {
+            std::move(fn)();
+          } catch (...) {
+            error = std::current_exception();
+          }
+          done.signal();
+        },
+        std::forward<F>(f));
     done.wait();
     if (error) std::rethrow_exception(error);
   } else {
     std::optional<R> result;
-    go([&done, &error, &result](std::decay_t<F> fn) {
-      try {
-        result.emplace(std::move(fn)());
-      } catch (...) {
-        error = std::current_exception();
-      }
-      done.signal();
-    }, std::forward<F>(f));
+    go(
+        [&done, &error, &result](std::decay_t<F> fn) {
+          try {
+            result.emplace(std::move(fn)());
+          } catch (...) {
+            error = std::current_exception();
+          }
+          done.signal();
+        },
+        std::forward<F>(f));
     done.wait();
     if (error) std::rethrow_exception(error);
     return std::move(*result);

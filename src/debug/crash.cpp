@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cxxabi.h>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -13,7 +14,6 @@
 #include <ostream>
 #include <string>
 #include <typeinfo>
-#include <cxxabi.h>
 
 #include "debug/traceback.h"
 #include "goro/debug.h"
@@ -42,12 +42,13 @@ struct sigaction g_prev_bus;
 #endif
   // Signal context: no allocation, no demangling.
   TraceOut out(2, /*demangle=*/false);
-  out.putf("runtime: goroutine %llu stack exceeds %zu-byte limit\n"
-           "runtime: sp=%#lx stack=[%p, %p] fault=%p\n"
-           "fatal error: stack overflow\n\n",
-           static_cast<unsigned long long>(g->id), std::size_t(g->stack_hi - g->stack_lo),
-           static_cast<unsigned long>(sp), static_cast<void*>(g->stack_lo),
-           static_cast<void*>(g->stack_hi), addr);
+  out.putf(
+      "runtime: goroutine %llu stack exceeds %zu-byte limit\n"
+      "runtime: sp=%#lx stack=[%p, %p] fault=%p\n"
+      "fatal error: stack overflow\n\n",
+      static_cast<unsigned long long>(g->id), std::size_t(g->stack_hi - g->stack_lo),
+      static_cast<unsigned long>(sp), static_cast<void*>(g->stack_lo),
+      static_cast<void*>(g->stack_hi), addr);
   format_goroutine(out, g, "running", fp, pc);
   out.flush();
   _exit(2);
@@ -107,7 +108,8 @@ void install_signal_handlers() {
 }
 
 void setup_thread_signals(M*) {
-  void* mem = ::mmap(nullptr, kAltStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* mem =
+      ::mmap(nullptr, kAltStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) fatal("goro: cannot allocate an alternate signal stack");
   stack_t ss;
   ss.ss_sp = mem;
@@ -142,7 +144,8 @@ void setup_thread_signals(M*) {
   }
   TraceOut t(2, /*demangle=*/true);
   t.put(out.c_str());
-  t.putf("\nfatal: uncaught exception in goroutine %llu\n\n", static_cast<unsigned long long>(g->id));
+  t.putf("\nfatal: uncaught exception in goroutine %llu\n\n",
+         static_cast<unsigned long long>(g->id));
   format_all(t);
   t.flush();
   std::abort();

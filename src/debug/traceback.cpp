@@ -77,7 +77,8 @@ void put_symbol(TraceOut& out, std::uintptr_t pc) noexcept {
     }
     out.put(demangled != nullptr ? demangled : info.dli_sname);
     std::free(demangled);
-    out.putf("+0x%lx", static_cast<unsigned long>(pc - reinterpret_cast<std::uintptr_t>(info.dli_saddr)));
+    out.putf("+0x%lx",
+             static_cast<unsigned long>(pc - reinterpret_cast<std::uintptr_t>(info.dli_saddr)));
   } else {
     out.put("?");
   }
@@ -108,7 +109,8 @@ void format_goroutine(TraceOut& out, G* g, const char* state_override, std::uint
     if (since != 0) minutes = long((coarse_nanotime() - since) / 60000000000LL);
   }
   if (minutes >= 1)
-    out.putf("goroutine %llu [%s, %ld minutes]:\n", static_cast<unsigned long long>(g->id), state, minutes);
+    out.putf("goroutine %llu [%s, %ld minutes]:\n", static_cast<unsigned long long>(g->id), state,
+             minutes);
   else
     out.putf("goroutine %llu [%s]:\n", static_cast<unsigned long long>(g->id), state);
 

@@ -17,11 +17,11 @@ namespace goro::detail {
 // without a comment is touched only by the owning M.
 struct P {
   int id = 0;
-  RunQueue runq;             // owner pushes; anyone steals
+  RunQueue runq;  // owner pushes; anyone steals
   M* m = nullptr;
-  P* link = nullptr;         // idle list, guarded by the scheduler lock
+  P* link = nullptr;  // idle list, guarded by the scheduler lock
   std::uint32_t schedtick = 0;
-  G* gfree = nullptr;        // free G records
+  G* gfree = nullptr;  // free G records
   std::uint32_t ngfree = 0;
   StackCache stacks;
   std::uint64_t goid_next = 0, goid_end = 0;  // a batch of goroutine ids
@@ -36,17 +36,17 @@ struct P {
 // theirs.
 struct M {
   int id = 0;
-  P* p = nullptr;             // held P
-  P* nextp = nullptr;         // P handed over by whoever woke us (startm)
-  G* curg = nullptr;          // running goroutine, null in g0
-  void* g0ctx = nullptr;      // g0's saved context while a goroutine runs
-  bool spinning = false;      // looking for work (counted in nmspinning)
+  P* p = nullptr;                      // held P
+  P* nextp = nullptr;                  // P handed over by whoever woke us (startm)
+  G* curg = nullptr;                   // running goroutine, null in g0
+  void* g0ctx = nullptr;               // g0's saved context while a goroutine runs
+  bool spinning = false;               // looking for work (counted in nmspinning)
   std::atomic<std::uint32_t> wake{0};  // futex: 1 once handed a P
-  M* link = nullptr;          // idle list, guarded by the scheduler lock
-  M* alllink = nullptr;       // every M, never removed
+  M* link = nullptr;                   // idle list, guarded by the scheduler lock
+  M* alllink = nullptr;                // every M, never removed
   std::uint64_t rand = 0;
-  int* errno_addr = nullptr;       // this thread's errno and C++ exception state,
-  EhGlobals* eh = nullptr;         // looked up once (the thread never changes)
+  int* errno_addr = nullptr;        // this thread's errno and C++ exception state,
+  EhGlobals* eh = nullptr;          // looked up once (the thread never changes)
   const void* g0_bottom = nullptr;  // the thread's own stack, for ASan switches
   std::size_t g0_size = 0;
 #if defined(GORO_ASAN)

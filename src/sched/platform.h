@@ -32,8 +32,8 @@
 
 // Always-on check: a failed one prints "fatal error: <msg>" and aborts. Never
 // compiled out.
-#define GORO_CHECK(cond, msg)                                           \
-  do {                                                                  \
+#define GORO_CHECK(cond, msg)                                                         \
+  do {                                                                                \
     if (GORO_UNLIKELY(!(cond))) ::goro::detail::fatal_check(msg, __FILE__, __LINE__); \
   } while (0)
 

@@ -44,8 +44,10 @@ class RunQueue {
     std::uint32_t k = (t - h) / 2;
     if (k != kSize / 2) return nullptr;
     G* batch[kSize / 2 + 1];
-    for (std::uint32_t i = 0; i < k; ++i) batch[i] = buf_[(h + i) % kSize].load(std::memory_order_relaxed);
-    if (!head_.compare_exchange_strong(h, h + k, std::memory_order_release, std::memory_order_relaxed))
+    for (std::uint32_t i = 0; i < k; ++i)
+      batch[i] = buf_[(h + i) % kSize].load(std::memory_order_relaxed);
+    if (!head_.compare_exchange_strong(h, h + k, std::memory_order_release,
+                                       std::memory_order_relaxed))
       return nullptr;
     batch[k] = g;
     for (std::uint32_t i = 0; i < k; ++i) batch[i]->schedlink = batch[i + 1];
@@ -70,15 +72,16 @@ class RunQueue {
       return g;
     }
     G* next = runnext_.load(std::memory_order_relaxed);
-    if (next != nullptr && runnext_.compare_exchange_strong(next, nullptr, std::memory_order_acquire,
-                                                            std::memory_order_relaxed))
+    if (next != nullptr && runnext_.compare_exchange_strong(
+                               next, nullptr, std::memory_order_acquire, std::memory_order_relaxed))
       return next;
     for (;;) {
       std::uint32_t h = head_.load(std::memory_order_acquire);
       std::uint32_t t = tail_.load(std::memory_order_relaxed);
       if (t == h) return nullptr;
       G* g = buf_[h % kSize].load(std::memory_order_relaxed);
-      if (head_.compare_exchange_strong(h, h + 1, std::memory_order_release, std::memory_order_relaxed))
+      if (head_.compare_exchange_strong(h, h + 1, std::memory_order_release,
+                                        std::memory_order_relaxed))
         return g;
     }
   }
@@ -114,7 +117,8 @@ class RunQueue {
       if (n == 0) {
         if (take_next) {
           G* next = runnext_.load(std::memory_order_acquire);
-          if (next != nullptr && runnext_.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
+          if (next != nullptr &&
+              runnext_.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
             dst[dst_tail % kSize].store(next, std::memory_order_relaxed);
             return 1;
           }
@@ -125,7 +129,8 @@ class RunQueue {
       for (std::uint32_t i = 0; i < n; ++i)
         dst[(dst_tail + i) % kSize].store(buf_[(h + i) % kSize].load(std::memory_order_relaxed),
                                           std::memory_order_relaxed);
-      if (head_.compare_exchange_strong(h, h + n, std::memory_order_acq_rel, std::memory_order_relaxed))
+      if (head_.compare_exchange_strong(h, h + n, std::memory_order_acq_rel,
+                                        std::memory_order_relaxed))
         return n;
     }
   }

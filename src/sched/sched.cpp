@@ -61,7 +61,7 @@ struct Sched {
   G* gq_tail = nullptr;
   std::atomic<std::int64_t> gq_size{0};  // written under lock; read anywhere
   P* pidle = nullptr;
-  std::atomic<std::int32_t> npidle{0};   // written under lock; read anywhere (I4)
+  std::atomic<std::int32_t> npidle{0};  // written under lock; read anywhere (I4)
   M* midle = nullptr;
   int nmidle = 0;
   int mcount = 0;
@@ -70,8 +70,8 @@ struct Sched {
   P* ps = nullptr;
   int nprocs = 1;
 
-  Lock glock;  // guards gfree and G chunk allocation
-  G* gfree = nullptr;  // free G records: a stack of batches (as the global queue's)
+  Lock glock;                     // guards gfree and G chunk allocation
+  G* gfree = nullptr;             // free G records: a stack of batches (as the global queue's)
   std::atomic<G*> allg{nullptr};  // registry of every G record ever made (push-only)
   std::atomic<M*> allm{nullptr};  // every M (push-only)
 
@@ -88,7 +88,7 @@ struct Sched {
 Sched sched;
 std::atomic<bool> g_started{false};
 std::mutex g_start_mu;
-Options g_options;          // guarded by g_start_mu until started, then read-only
+Options g_options;  // guarded by g_start_mu until started, then read-only
 bool g_options_set = false;
 
 thread_local M* t_m = nullptr;
@@ -364,7 +364,8 @@ void newm(P* p, bool spinning) {
   M* head = sched.allm.load(std::memory_order_relaxed);
   do {
     m->alllink = head;
-  } while (!sched.allm.compare_exchange_weak(head, m, std::memory_order_release, std::memory_order_relaxed));
+  } while (!sched.allm.compare_exchange_weak(head, m, std::memory_order_release,
+                                             std::memory_order_relaxed));
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -580,7 +581,8 @@ inline void prepare(M* m, G* g) {
     crash_uncaught_exception(g);
   }
   g->destroy(g->closure);
-  if (g->closure != g->inline_buf) ::operator delete(g->closure, std::align_val_t(alignof(std::max_align_t)));
+  if (g->closure != g->inline_buf)
+    ::operator delete(g->closure, std::align_val_t(alignof(std::max_align_t)));
   g->closure = nullptr;
 
   // Exit: switch away for good; the next context frees our stack (I1).
@@ -649,20 +651,15 @@ void after_switch(M* m, bctx::transfer_t t) noexcept {
   P* p = m->p;
   if (static_cast<char*>(t.fctx) < g->min_sp) g->min_sp = static_cast<char*>(t.fctx);
   switch (kind) {
-    case SwitchAction::requeue:
-      put_local(p, g, false);
-      break;
+    case SwitchAction::requeue: put_local(p, g, false); break;
     case SwitchAction::park:
       if (!act->unlockf(act->arg)) {
         g->state.store(GState::runnable, std::memory_order_relaxed);
         put_local(p, g, true);
       }
       break;
-    case SwitchAction::exit:
-      release_dead(p, g);
-      break;
-    case SwitchAction::none:
-      break;
+    case SwitchAction::exit: release_dead(p, g); break;
+    case SwitchAction::none: break;
   }
 }
 
@@ -678,7 +675,8 @@ inline void resumed(M* m, G* g) noexcept {
 
 // Switches the running goroutine g out (act says what to do with it) to next, or to
 // g0 when next is null; returns once g runs again, on whatever thread.
-inline __attribute__((always_inline)) void switch_out(M* m, G* g, G* next, SwitchAction* act) noexcept {
+inline __attribute__((always_inline)) void switch_out(M* m, G* g, G* next,
+                                                      SwitchAction* act) noexcept {
   save_thread_state(m, g);
   act->save_to = &g->ctx;
   act->g = g;
@@ -773,11 +771,24 @@ std::size_t parse_size(const char* name, const char* s) {
   char* end = nullptr;
   errno = 0;
   unsigned long long v = std::strtoull(s, &end, 10);
-  if (errno != 0 || end == s) bad_env(name, s, "a size in bytes, with an optional K, M or G suffix");
+  if (errno != 0 || end == s)
+    bad_env(name, s, "a size in bytes, with an optional K, M or G suffix");
   switch (*end) {
-    case 'k': case 'K': v <<= 10; ++end; break;
-    case 'm': case 'M': v <<= 20; ++end; break;
-    case 'g': case 'G': v <<= 30; ++end; break;
+    case 'k':
+    case 'K':
+      v <<= 10;
+      ++end;
+      break;
+    case 'm':
+    case 'M':
+      v <<= 20;
+      ++end;
+      break;
+    case 'g':
+    case 'G':
+      v <<= 30;
+      ++end;
+      break;
     default: break;
   }
   if (*end == 'i' || *end == 'I') ++end;
@@ -791,7 +802,8 @@ Options resolve_options(Options o) {
     if (const char* s = std::getenv("GORO_PROCS"); s != nullptr && *s != '\0') {
       char* end = nullptr;
       long v = std::strtol(s, &end, 10);
-      if (end == s || *end != '\0' || v < 1 || v > 1024) bad_env("GORO_PROCS", s, "a number from 1 to 1024");
+      if (end == s || *end != '\0' || v < 1 || v > 1024)
+        bad_env("GORO_PROCS", s, "a number from 1 to 1024");
       o.procs = int(v);
     } else {
       o.procs = default_procs();
@@ -820,9 +832,10 @@ Options resolve_options(Options o) {
 void start_locked() {
   Options o = resolve_options(g_options);
   bool automatic = o.stack_guard == Options::StackGuard::automatic;
-  stacks::init(o.stack_size,
-               o.stack_guard == Options::StackGuard::mprotect ? GuardMode::mprotect : GuardMode::madvise,
-               automatic);
+  stacks::init(
+      o.stack_size,
+      o.stack_guard == Options::StackGuard::mprotect ? GuardMode::mprotect : GuardMode::madvise,
+      automatic);
   o.stack_size = stacks::config().stack_size;
   if (automatic)
     o.stack_guard = stacks::config().mode == GuardMode::madvise ? Options::StackGuard::madvise
@@ -871,7 +884,7 @@ int nprocs() noexcept { return sched.nprocs; }
 bool sync_can_spin(int iter) noexcept {
   if (iter >= 4 || sched.nprocs <= 1) return false;
   if (sched.nprocs <= sched.npidle.load(std::memory_order_relaxed) +
-                         sched.nmspinning.load(std::memory_order_relaxed) + 1)
+                          sched.nmspinning.load(std::memory_order_relaxed) + 1)
     return false;
   M* m = current_m();
   if (m != nullptr && m->p != nullptr && !m->p->runq.empty()) return false;
@@ -911,7 +924,9 @@ void for_each_g(void (*f)(G*, void*), void* arg) {
 }
 
 M* all_ms() noexcept { return sched.allm.load(std::memory_order_acquire); }
-std::uint64_t goroutines_created() noexcept { return sched.goid_gen.load(std::memory_order_relaxed); }
+std::uint64_t goroutines_created() noexcept {
+  return sched.goid_gen.load(std::memory_order_relaxed);
+}
 
 // ---------------------------------------------------------------------------
 // Spawning.
@@ -932,7 +947,8 @@ Spawn spawn_begin(std::size_t size, std::size_t align) {
 
 void spawn_abort(Spawn s) noexcept {
   G* g = s.g;
-  if (g->closure != g->inline_buf) ::operator delete(g->closure, std::align_val_t(alignof(std::max_align_t)));
+  if (g->closure != g->inline_buf)
+    ::operator delete(g->closure, std::align_val_t(alignof(std::max_align_t)));
   g->closure = nullptr;
   M* m = current_m();
   if (m != nullptr && m->p != nullptr) {
@@ -1063,7 +1079,9 @@ bool wait_goroutines_at_most(std::int64_t n, std::chrono::milliseconds timeout) 
     if (now >= deadline) break;
     // Woken by each goroutine exit; the 1 ms cap covers an exit that raced with our
     // registration.
-    struct timespec ts {0, 1000000};
+    struct timespec ts {
+      0, 1000000
+    };
     futex_wait(&sched.quiesce_seq, seq, &ts);
   }
   sched.quiesce_waiters.fetch_sub(1, std::memory_order_seq_cst);

@@ -47,25 +47,25 @@ struct EhGlobals {
 
 // A goroutine. Kept small: a million parked goroutines cost a stack page each plus this.
 struct alignas(64) G {
-  void* ctx = nullptr;           // saved fcontext; null before the first run
-  char* stack_lo = nullptr;      // lowest usable byte (just above the guard); null: no stack
-  char* stack_hi = nullptr;      // top of the stack
-  G* schedlink = nullptr;        // run queue / free list link (owner: whoever holds the G)
-  G* batch_next = nullptr;       // global queue / free list: next batch (batch heads only)
-  std::uint32_t batch_len = 0;   // global queue / free list: Gs in this batch (heads only)
+  void* ctx = nullptr;          // saved fcontext; null before the first run
+  char* stack_lo = nullptr;     // lowest usable byte (just above the guard); null: no stack
+  char* stack_hi = nullptr;     // top of the stack
+  G* schedlink = nullptr;       // run queue / free list link (owner: whoever holds the G)
+  G* batch_next = nullptr;      // global queue / free list: next batch (batch heads only)
+  std::uint32_t batch_len = 0;  // global queue / free list: Gs in this batch (heads only)
   std::uint64_t id = 0;
   std::atomic<GState> state{GState::free};
   std::atomic<WaitReason> wait_reason{WaitReason::none};
   std::atomic<std::int64_t> wait_since{0};  // coarse ns when it parked
-  char* min_sp = nullptr;        // lowest saved SP seen: tells a deep stack at release
+  char* min_sp = nullptr;                   // lowest saved SP seen: tells a deep stack at release
   void (*call)(void*) = nullptr;
   void (*destroy)(void*) noexcept = nullptr;
-  void* closure = nullptr;       // inline_buf or heap
-  std::uintptr_t created_pc = 0; // where go() was called
+  void* closure = nullptr;        // inline_buf or heap
+  std::uintptr_t created_pc = 0;  // where go() was called
   int saved_errno = 0;
-  int last_m = -1;               // M it last ran on (migration count)
+  int last_m = -1;  // M it last ran on (migration count)
   EhGlobals eh;
-  G* alllink = nullptr;          // registry chain (never changes once set)
+  G* alllink = nullptr;  // registry chain (never changes once set)
 #if defined(GORO_ASAN)
   void* asan_fake_stack = nullptr;
 #endif
@@ -79,16 +79,16 @@ struct alignas(64) G {
 // What the context we switch to must do for the one we left (invariant I1).
 struct SwitchAction {
   enum Kind : std::uint8_t { none, requeue, park, exit } kind = none;
-  void** save_to = nullptr;  // where the departing context is saved
-  M* m = nullptr;            // the M switching: the landing side runs on it too
-  G* g = nullptr;            // the departing goroutine (requeue, park, exit)
+  void** save_to = nullptr;          // where the departing context is saved
+  M* m = nullptr;                    // the M switching: the landing side runs on it too
+  G* g = nullptr;                    // the departing goroutine (requeue, park, exit)
   bool (*unlockf)(void*) = nullptr;  // park: publishes the waiter; false aborts the park
   void* arg = nullptr;
 };
 
 // --- The calling thread's runtime identity (invariant I3) ---
-M* current_m() noexcept;       // null on a plain thread
-G* current_g() noexcept;       // null on a plain thread and on an M's scheduler context
+M* current_m() noexcept;  // null on a plain thread
+G* current_g() noexcept;  // null on a plain thread and on an M's scheduler context
 
 // --- The one park/ready path ---
 // Parks the current goroutine. After it has left its stack, unlockf(arg) runs on the

@@ -14,11 +14,11 @@
 namespace goro::detail {
 
 struct Waiter {
-  G* g = nullptr;                      // the goroutine, or null for a plain thread
-  std::atomic<std::uint32_t> woken{0}; // plain thread: 1 once woken (futex word)
-  Waiter* next = nullptr;              // guarded by the owning queue's lock
+  G* g = nullptr;                       // the goroutine, or null for a plain thread
+  std::atomic<std::uint32_t> woken{0};  // plain thread: 1 once woken (futex word)
+  Waiter* next = nullptr;               // guarded by the owning queue's lock
   Waiter* prev = nullptr;
-  std::uint32_t ticket = 0;            // Sema hand-off: the count was given to us
+  std::uint32_t ticket = 0;  // Sema hand-off: the count was given to us
   // Sema table (sema.cpp), guarded by the bucket's lock: which semaphore this waits
   // on; on the first waiter of an address's queue, the next address's queue and the
   // tail of this one.

@@ -38,9 +38,9 @@ std::size_t g_page = 4096;
 std::size_t g_guard = 4096;
 bool g_inited = false;
 
-Lock g_lock;  // guards everything below
-char* g_slab = nullptr;          // current slab
-std::size_t g_slab_next = 0;     // next uncarved slot in it
+Lock g_lock;                  // guards everything below
+char* g_slab = nullptr;       // current slab
+std::size_t g_slab_next = 0;  // next uncarved slot in it
 std::size_t g_slab_slots = 0;
 // Never destroyed: runtime threads may still use the pools while the process exits.
 std::vector<char*>& g_warm = *new std::vector<char*>;  // tops of pooled stacks that may hold pages
@@ -228,7 +228,8 @@ void trim() noexcept {
     }
     char* batch[kBatch];
     std::size_t n = 0;
-    while (n < kBatch && g_warm.size() > kGlobalWarmMax) batch[n++] = g_warm.back(), g_warm.pop_back();
+    while (n < kBatch && g_warm.size() > kGlobalWarmMax)
+      batch[n++] = g_warm.back(), g_warm.pop_back();
     g_lock.unlock();
     for (std::size_t i = 0; i < n; ++i) {
       char* lo = batch[i] - g_cfg.stack_size + g_guard;

@@ -62,7 +62,8 @@ void Mutex::lock_slow() {
       GORO_CHECK((next & kWoken) != 0, "sync: inconsistent mutex state");
       next &= ~kWoken;
     }
-    if (state_.compare_exchange_weak(old, next, std::memory_order_acquire, std::memory_order_relaxed)) {
+    if (state_.compare_exchange_weak(old, next, std::memory_order_acquire,
+                                     std::memory_order_relaxed)) {
       if ((old & (kLocked | kStarving)) == 0) return;  // took it
       bool lifo = wait_start != 0;
       if (wait_start == 0) wait_start = detail::nanotime();
@@ -92,7 +93,8 @@ void Mutex::unlock_slow(std::int32_t next) {
       // Nobody to wake, or someone is already awake / took the lock / it is starving.
       if ((old >> kWaiterShift) == 0 || (old & (kLocked | kWoken | kStarving)) != 0) return;
       std::int32_t n = (old - (1 << kWaiterShift)) | kWoken;
-      if (state_.compare_exchange_weak(old, n, std::memory_order_release, std::memory_order_relaxed)) {
+      if (state_.compare_exchange_weak(old, n, std::memory_order_release,
+                                       std::memory_order_relaxed)) {
         sema_.release(false);
         return;
       }

@@ -26,7 +26,8 @@ void Lock::lock_slow() noexcept {
   for (int i = 0; i < 64; ++i) {
     std::uint32_t expected = 0;
     if (word_.load(std::memory_order_relaxed) == 0 &&
-        word_.compare_exchange_weak(expected, 1, std::memory_order_acquire, std::memory_order_relaxed))
+        word_.compare_exchange_weak(expected, 1, std::memory_order_acquire,
+                                    std::memory_order_relaxed))
       return;
     cpu_relax();
   }
@@ -116,7 +117,8 @@ Waiter* dequeue(Bucket& b, const void* addr) noexcept {
 bool Sema::try_take() noexcept {
   std::uint32_t v = count_.load(std::memory_order_acquire);
   while (v > 0) {
-    if (count_.compare_exchange_weak(v, v - 1, std::memory_order_acquire, std::memory_order_acquire))
+    if (count_.compare_exchange_weak(v, v - 1, std::memory_order_acquire,
+                                     std::memory_order_acquire))
       return true;
   }
   return false;

@@ -33,7 +33,8 @@ void WaitGroup::wait() {
   std::uint64_t s = state_.load(std::memory_order_acquire);
   for (;;) {
     if ((s >> 32) == 0) return;
-    if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+    if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel,
+                                     std::memory_order_acquire)) {
       sema_.acquire(detail::WaitReason::sync_waitgroup);
       if (state_.load(std::memory_order_acquire) != 0)
         throw std::logic_error("sync: WaitGroup is reused before previous wait has returned");

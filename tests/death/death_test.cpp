@@ -26,7 +26,6 @@ namespace {
 
 using goro_test::recurse_forever;
 
-
 // The id a test goroutine announces before dying, from "test: id=<N>" ("" if none).
 std::string announced_id(const std::string& err) {
   const std::string tag = "test: id=";

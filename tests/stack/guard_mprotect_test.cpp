@@ -92,7 +92,6 @@ TEST(GuardMprotect, StacksAreReused) {
   EXPECT_LE(gt::stack_mappings(), maps0 + 2 * 64 * std::size_t(goro::procs()) + 2);
 }
 
-
 TEST(GuardMprotectDeathTest, OverflowIsReported) {
   EXPECT_EXIT(goro::run([] {
                 std::uint64_t r = recurse_forever(0);
