@@ -573,17 +573,18 @@ inline void prepare(M* m, G* g) {
   M* m = static_cast<SwitchAction*>(t.data)->m;
   after_switch(m, t);
   G* g = m->curg;
-  g->last_m = m->id;
   *m->errno_addr = 0;
+  void* closure = g->closure();
   try {
-    g->call(g->closure);
+    g->call(closure);
   } catch (...) {
     crash_uncaught_exception(g);
   }
-  g->destroy(g->closure);
-  if (g->closure != g->inline_buf)
-    ::operator delete(g->closure, std::align_val_t(alignof(std::max_align_t)));
-  g->closure = nullptr;
+  g->destroy(closure);
+  if (g->closure_on_heap) {
+    ::operator delete(closure, std::align_val_t(alignof(std::max_align_t)));
+    g->closure_on_heap = false;
+  }
 
   // Exit: switch away for good; the next context frees our stack (I1).
   m = current_m();
@@ -630,7 +631,6 @@ void release_dead(P* p, G* g) noexcept {
   stacks::put(&p->stacks, g->stack_hi, g->min_sp);
   g->stack_lo = g->stack_hi = nullptr;
   g->ctx = nullptr;
-  g->last_m = -1;
   g->state.store(GState::free, std::memory_order_release);
   gfree_put(p, g);
   if (sched.quiesce_waiters.load(std::memory_order_relaxed) != 0) {
@@ -666,11 +666,7 @@ void after_switch(M* m, bctx::transfer_t t) noexcept {
 // Back in a goroutine after a switch: restore what it carries, count migrations.
 inline void resumed(M* m, G* g) noexcept {
   restore_thread_state(m, g);
-  int id = m->id;
-  if (g->last_m != id) {
-    sched.migrations.fetch_add(1, std::memory_order_relaxed);
-    g->last_m = id;
-  }
+  if (g->last_m != m->id) sched.migrations.fetch_add(1, std::memory_order_relaxed);
 }
 
 // Switches the running goroutine g out (act says what to do with it) to next, or to
@@ -678,6 +674,7 @@ inline void resumed(M* m, G* g) noexcept {
 inline __attribute__((always_inline)) void switch_out(M* m, G* g, G* next,
                                                       SwitchAction* act) noexcept {
   save_thread_state(m, g);
+  g->last_m = m->id;
   act->save_to = &g->ctx;
   act->g = g;
   if (next != nullptr)
@@ -935,21 +932,22 @@ Spawn spawn_begin(std::size_t size, std::size_t align) {
   ensure_started();
   M* m = current_m();
   G* g = gfree_get(m != nullptr ? m->p : nullptr);
-  if (size <= G::kInline && align <= 16) {
-    g->closure = g->inline_buf;
-  } else {
+  if (size > G::kInline || align > 16) {
     GORO_CHECK(align <= alignof(std::max_align_t), "goro::go: over-aligned closure");
-    g->closure = ::operator new(size, std::align_val_t(alignof(std::max_align_t)));
+    *reinterpret_cast<void**>(g->inline_buf) =
+        ::operator new(size, std::align_val_t(alignof(std::max_align_t)));
+    g->closure_on_heap = true;
   }
   g->created_pc = reinterpret_cast<std::uintptr_t>(__builtin_return_address(0));
-  return Spawn{g, g->closure};
+  return Spawn{g, g->closure()};
 }
 
 void spawn_abort(Spawn s) noexcept {
   G* g = s.g;
-  if (g->closure != g->inline_buf)
-    ::operator delete(g->closure, std::align_val_t(alignof(std::max_align_t)));
-  g->closure = nullptr;
+  if (g->closure_on_heap) {
+    ::operator delete(g->closure(), std::align_val_t(alignof(std::max_align_t)));
+    g->closure_on_heap = false;
+  }
   M* m = current_m();
   if (m != nullptr && m->p != nullptr) {
     gfree_put(m->p, g);

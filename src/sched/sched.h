@@ -45,36 +45,48 @@ struct EhGlobals {
   unsigned int uncaught = 0;
 };
 
-// A goroutine. Kept small: a million parked goroutines cost a stack page each plus this.
+// A goroutine. Kept small: a million parked goroutines cost a stack page each plus
+// this. Laid out by use: what `go` writes and a first run reads fills the first two
+// cache lines (a spawned G often runs, and dies, on another core, and every line it
+// touches crosses over); what only parking, dumps and queues use is in the third.
 struct alignas(64) G {
-  void* ctx = nullptr;          // saved fcontext; null before the first run
-  char* stack_lo = nullptr;     // lowest usable byte (just above the guard); null: no stack
-  char* stack_hi = nullptr;     // top of the stack
-  G* schedlink = nullptr;       // run queue / free list link (owner: whoever holds the G)
-  G* batch_next = nullptr;      // global queue / free list: next batch (batch heads only)
-  std::uint32_t batch_len = 0;  // global queue / free list: Gs in this batch (heads only)
+  // --- hot: spawn, first run, exit ---
+  void* ctx = nullptr;       // saved fcontext; null before the first run
+  G* schedlink = nullptr;    // run queue / free list link (owner: whoever holds the G)
+  char* stack_lo = nullptr;  // lowest usable byte (just above the guard); null: no stack
+  char* stack_hi = nullptr;  // top of the stack
+  char* min_sp = nullptr;    // lowest saved SP seen: tells a deep stack at release
+  void (*call)(void*) = nullptr;
+  void (*destroy)(void*) noexcept = nullptr;
+  std::uintptr_t created_pc = 0;  // where go() was called
   std::uint64_t id = 0;
   std::atomic<GState> state{GState::free};
   std::atomic<WaitReason> wait_reason{WaitReason::none};
+  bool closure_on_heap = false;  // else the closure is in inline_buf
+  static constexpr std::size_t kInline = 48;
+  // The closure, or (closure_on_heap) a pointer to it.
+  alignas(16) unsigned char inline_buf[kInline];
+
+  // --- cold: parking, migration, dumps, global queues ---
   std::atomic<std::int64_t> wait_since{0};  // coarse ns when it parked
-  char* min_sp = nullptr;                   // lowest saved SP seen: tells a deep stack at release
-  void (*call)(void*) = nullptr;
-  void (*destroy)(void*) noexcept = nullptr;
-  void* closure = nullptr;        // inline_buf or heap
-  std::uintptr_t created_pc = 0;  // where go() was called
   int saved_errno = 0;
-  int last_m = -1;  // M it last ran on (migration count)
+  int last_m = -1;  // M it last switched out on (migration count)
   EhGlobals eh;
-  G* alllink = nullptr;  // registry chain (never changes once set)
+  G* alllink = nullptr;         // registry chain (never changes once set)
+  G* batch_next = nullptr;      // global queue / free list: next batch (batch heads only)
+  std::uint32_t batch_len = 0;  // global queue / free list: Gs in this batch (heads only)
 #if defined(GORO_ASAN)
   void* asan_fake_stack = nullptr;
 #endif
 #if defined(GORO_TSAN)
   void* tsan_fiber = nullptr;
 #endif
-  static constexpr std::size_t kInline = 48;
-  alignas(16) unsigned char inline_buf[kInline];
+
+  void* closure() noexcept {
+    return closure_on_heap ? *reinterpret_cast<void**>(inline_buf) : static_cast<void*>(inline_buf);
+  }
 };
+static_assert(offsetof(G, wait_since) <= 128, "G's hot fields must fit in two cache lines");
 
 // What the context we switch to must do for the one we left (invariant I1).
 struct SwitchAction {
