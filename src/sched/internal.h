@@ -43,7 +43,6 @@ struct M {
   bool spinning = false;               // looking for work (counted in nmspinning)
   std::atomic<std::uint32_t> wake{0};  // futex: 1 once handed a P
   M* link = nullptr;                   // idle list, guarded by the scheduler lock
-  M* alllink = nullptr;                // every M, never removed
   std::uint64_t rand = 0;
   int* errno_addr = nullptr;        // this thread's errno and C++ exception state,
   EhGlobals* eh = nullptr;          // looked up once (the thread never changes)
@@ -60,8 +59,6 @@ struct M {
 // Calls f(g) for every G record that holds a goroutine (not free). Racy by design:
 // for dumps.
 void for_each_g(void (*f)(G*, void*), void* arg);
-M* all_ms() noexcept;
-std::uint64_t goroutines_created() noexcept;
 
 // debug/: crash and overflow reporting.
 void install_signal_handlers();

@@ -73,7 +73,6 @@ struct Sched {
   Lock glock;                     // guards gfree and G chunk allocation
   G* gfree = nullptr;             // free G records: a stack of batches (as the global queue's)
   std::atomic<G*> allg{nullptr};  // registry of every G record ever made (push-only)
-  std::atomic<M*> allm{nullptr};  // every M (push-only)
 
   std::atomic<std::uint64_t> goid_gen{0};
   std::atomic<std::int64_t> thread_live{0};  // goroutines started from plain threads
@@ -361,11 +360,6 @@ void newm(P* p, bool spinning) {
   m->id = sched.mcount++;
   sched.lock.unlock();
   m->rand = 0x9E3779B97F4A7C15ull * std::uint64_t(m->id + 1);
-  M* head = sched.allm.load(std::memory_order_relaxed);
-  do {
-    m->alllink = head;
-  } while (!sched.allm.compare_exchange_weak(head, m, std::memory_order_release,
-                                             std::memory_order_relaxed));
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -918,11 +912,6 @@ void ready(G* g) noexcept {
 void for_each_g(void (*f)(G*, void*), void* arg) {
   for (G* g = sched.allg.load(std::memory_order_acquire); g != nullptr; g = g->alllink)
     if (g->state.load(std::memory_order_acquire) != GState::free) f(g, arg);
-}
-
-M* all_ms() noexcept { return sched.allm.load(std::memory_order_acquire); }
-std::uint64_t goroutines_created() noexcept {
-  return sched.goid_gen.load(std::memory_order_relaxed);
 }
 
 // ---------------------------------------------------------------------------

@@ -69,25 +69,17 @@ TEST(GuardMprotect, ParkedGoroutinesCostTwoMappingsPerStack) {
 
 TEST(GuardMprotect, StacksAreReused) {
   // Goroutines that come and go reuse pooled stacks: no new mappings per spawn.
-  goro::run([] {
+  auto round_of_64 = [] {
     goro::WaitGroup wg;
     for (int i = 0; i < 64; ++i) {
       wg.add(1);
       goro::go([&] { wg.done(); });
     }
     wg.wait();
-  });
+  };
+  goro::run(round_of_64);
   std::size_t maps0 = gt::stack_mappings();
-  for (int round = 0; round < 20; ++round) {
-    goro::run([] {
-      goro::WaitGroup wg;
-      for (int i = 0; i < 64; ++i) {
-        wg.add(1);
-        goro::go([&] { wg.done(); });
-      }
-      wg.wait();
-    });
-  }
+  for (int round = 0; round < 20; ++round) goro::run(round_of_64);
   // Some slack: the pools are per P and a few stacks may move between them.
   EXPECT_LE(gt::stack_mappings(), maps0 + 2 * 64 * std::size_t(goro::procs()) + 2);
 }
