@@ -12,6 +12,8 @@
 //   }
 #pragma once
 
+#include "goro/chan.h"
 #include "goro/debug.h"
 #include "goro/runtime.h"
+#include "goro/select.h"
 #include "goro/sync.h"

@@ -872,6 +872,13 @@ void ensure_started() {
 
 int nprocs() noexcept { return sched.nprocs; }
 
+std::uint32_t cheap_rand() noexcept {
+  if (M* m = current_m()) return static_cast<std::uint32_t>(fastrand(m->rand) >> 32);
+  thread_local std::uint64_t state = 0;
+  if (state == 0) state = reinterpret_cast<std::uintptr_t>(&state) * 0x9E3779B97F4A7C15ull | 1;
+  return static_cast<std::uint32_t>(fastrand(state) >> 32);
+}
+
 bool sync_can_spin(int iter) noexcept {
   if (iter >= 4 || sched.nprocs <= 1) return false;
   if (sched.nprocs <= sched.npidle.load(std::memory_order_relaxed) +

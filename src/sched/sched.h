@@ -117,6 +117,10 @@ void ready(G* g) noexcept;
 // running and nothing else waiting for this P (Go's sync_runtime_canSpin).
 bool sync_can_spin(int iter) noexcept;
 
+// A cheap pseudo-random number (xorshift; per M, or per plain thread). Not for
+// anything but scheduling choices.
+std::uint32_t cheap_rand() noexcept;
+
 // The runtime, started on first use.
 void ensure_started();
 bool started() noexcept;

@@ -197,6 +197,8 @@ const char* wait_reason_name(WaitReason r) noexcept {
     case WaitReason::none: return "waiting";
     case WaitReason::chan_receive: return "chan receive";
     case WaitReason::chan_send: return "chan send";
+    case WaitReason::chan_receive_nil: return "chan receive (nil chan)";
+    case WaitReason::chan_send_nil: return "chan send (nil chan)";
     case WaitReason::select: return "select";
     case WaitReason::select_no_cases: return "select (no cases)";
     case WaitReason::sleep: return "sleep";

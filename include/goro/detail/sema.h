@@ -14,6 +14,8 @@ enum class WaitReason : std::uint8_t {
   none,
   chan_receive,
   chan_send,
+  chan_receive_nil,
+  chan_send_nil,
   select,
   select_no_cases,
   sleep,

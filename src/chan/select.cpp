@@ -1,0 +1,173 @@
+// select.cpp — select over several channel operations (Go's runtime/select.go).
+//
+// 1. Lock every channel of the select, once each, in address order (two selects over
+//    the same channels cannot deadlock each other).
+// 2. Look at the cases in a random order and perform the first that can proceed:
+//    that makes the choice uniform among the ready ones.
+// 3. None can: with a default case, unlock and take it. Otherwise queue a Sudog on
+//    every channel, all sharing one SelectState, and park; the park protocol unlocks
+//    the channels once the goroutine is off its stack (sched.h I1).
+// 4. Whoever completes one of the Sudogs first wins the SelectState's claim (C3 in
+//    chan_internal.h) and wakes us; the others find the claim taken and drop our
+//    Sudogs. Awake, we lock the channels again and unlink the Sudogs still queued.
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include "chan/chan_internal.h"
+#include "sched/platform.h"
+#include "sched/waiter.h"
+
+namespace goro::detail {
+namespace {
+
+// The channels of a select, in lock order (addresses ascending, with repeats).
+struct LockSet {
+  const SelectCase* cases;
+  const std::uint32_t* order;
+  std::size_t n;
+
+  void lock() const noexcept {
+    for (std::size_t k = 0; k < n; ++k) {
+      ChanCore* c = cases[order[k]].chan;
+      if (k == 0 || c != cases[order[k - 1]].chan) c->lock.lock();
+    }
+  }
+  void unlock() const noexcept {
+    for (std::size_t k = n; k-- > 0;) {
+      ChanCore* c = cases[order[k]].chan;
+      if (k == 0 || c != cases[order[k - 1]].chan) c->lock.unlock();
+    }
+  }
+  static bool unlock_fn(void* self) noexcept {
+    static_cast<LockSet*>(self)->unlock();
+    return true;
+  }
+};
+
+// Small selects keep their scratch arrays on the stack.
+constexpr std::size_t kInlineCases = 8;
+
+}  // namespace
+
+int select_impl(SelectCase* cases, std::size_t n, bool has_default) {
+  GORO_CHECK(n < (std::size_t(1) << 31), "goro::select: too many cases");
+  std::uint32_t poll_inline[kInlineCases], lock_inline[kInlineCases];
+  std::unique_ptr<std::uint32_t[]> heap_orders;
+  std::uint32_t* poll = poll_inline;
+  std::uint32_t* order = lock_inline;
+  if (n > kInlineCases) {
+    heap_orders.reset(new std::uint32_t[2 * n]);
+    poll = heap_orders.get();
+    order = poll + n;
+  }
+
+  // The non-nil cases in a random order (inside-out Fisher-Yates), and in lock order.
+  std::size_t m = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (cases[i].chan == nullptr) continue;
+    std::size_t j = cheap_rand() % (m + 1);
+    poll[m] = poll[j];
+    poll[j] = static_cast<std::uint32_t>(i);
+    ++m;
+  }
+  if (m == 0) {
+    if (has_default) return -1;
+    block_forever(WaitReason::select);
+  }
+  std::copy(poll, poll + m, order);
+  auto by_address = [cases](std::uint32_t a, std::uint32_t b) {
+    return std::less<const ChanCore*>()(cases[a].chan, cases[b].chan);
+  };
+  if (m <= kInlineCases) {  // insertion sort: a select rarely has many cases
+    for (std::size_t k = 1; k < m; ++k)
+      for (std::size_t j = k; j > 0 && by_address(order[j], order[j - 1]); --j)
+        std::swap(order[j], order[j - 1]);
+  } else {
+    std::sort(order, order + m, by_address);
+  }
+  LockSet locks{cases, order, m};
+  locks.lock();
+
+  // Pass 1: the first case, in poll order, that can proceed now.
+  for (std::size_t k = 0; k < m; ++k) {
+    std::uint32_t i = poll[k];
+    ChanCore* c = cases[i].chan;
+    void* elem = cases[i].elem;
+    if (cases[i].is_send) {
+      if (c->closed.load(std::memory_order_relaxed)) {
+        locks.unlock();
+        throw_closed("send on closed channel");
+      }
+      if (Sudog* r = c->recvq.dequeue()) {
+        chan_send_to(c, r, elem);
+        locks.unlock();
+        r->waiter->wake();
+        return static_cast<int>(i);
+      }
+      if (c->count.load(std::memory_order_relaxed) < c->cap) {
+        chan_buffer_put(c, elem);
+        locks.unlock();
+        return static_cast<int>(i);
+      }
+    } else {
+      if (Sudog* s = c->sendq.dequeue()) {
+        chan_recv_from(c, s, elem);
+        locks.unlock();
+        s->waiter->wake();
+        return static_cast<int>(i);
+      }
+      if (c->count.load(std::memory_order_relaxed) > 0) {
+        chan_buffer_take(c, elem);
+        locks.unlock();
+        return static_cast<int>(i);
+      }
+      if (c->closed.load(std::memory_order_relaxed)) {
+        locks.unlock();
+        return static_cast<int>(i);  // elem stays empty
+      }
+    }
+  }
+  if (has_default) {
+    locks.unlock();
+    return -1;
+  }
+
+  // Pass 2: queue on every channel and park.
+  ensure_started();
+  Waiter w;
+  SelectState state;
+  Sudog sudogs_inline[kInlineCases];
+  std::unique_ptr<Sudog[]> sudogs_heap;
+  Sudog* sudogs = sudogs_inline;
+  if (m > kInlineCases) {
+    sudogs_heap.reset(new Sudog[m]);
+    sudogs = sudogs_heap.get();
+  }
+  for (std::size_t k = 0; k < m; ++k) {
+    std::uint32_t i = order[k];
+    Sudog& s = sudogs[k];
+    s.waiter = &w;
+    s.sel = &state;
+    s.elem = cases[i].elem;
+    s.case_index = i;
+    (cases[i].is_send ? cases[i].chan->sendq : cases[i].chan->recvq).push(&s);
+  }
+  w.wait(WaitReason::select, &LockSet::unlock_fn, &locks);
+
+  // Pass 3: one Sudog fired (C3); unlink the others still queued.
+  Sudog* fired = state.fired;
+  locks.lock();
+  for (std::size_t k = 0; k < m; ++k) {
+    Sudog& s = sudogs[k];
+    if (!s.linked) continue;
+    const SelectCase& sc = cases[s.case_index];
+    (sc.is_send ? sc.chan->sendq : sc.chan->recvq).unlink(&s);
+  }
+  locks.unlock();
+  std::uint32_t i = fired->case_index;
+  if (cases[i].is_send && !fired->success) throw_closed("send on closed channel");
+  return static_cast<int>(i);
+}
+
+}  // namespace goro::detail
