@@ -15,6 +15,7 @@
 // finds work wakes another spinner before running it; one that finds none
 // decrements nmspinning and re-checks every queue before sleeping (I4).
 #include <cxxabi.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
@@ -78,6 +79,11 @@ struct Sched {
   std::atomic<std::int64_t> thread_live{0};  // goroutines started from plain threads
   std::atomic<std::uint64_t> created{0};
   std::atomic<std::uint64_t> migrations{0};
+
+  // Deadlock detection (sched.h).
+  std::atomic<std::int32_t> thread_waiters{0};  // plain threads blocked in goro (seq_cst)
+  std::atomic<std::int32_t> runtime_threads{0};
+  std::atomic<bool (*)() noexcept> wake_sources[8] = {};
 
   // wait_goroutines_at_most: exiting goroutines bump quiesce_seq when someone waits.
   std::atomic<std::uint32_t> quiesce_waiters{0};
@@ -423,12 +429,72 @@ void reset_spinning(M* m) {
   wakep();
 }
 
+bool any_runq_nonempty() noexcept {
+  if (sched.gq_size.load(std::memory_order_acquire) != 0) return true;
+  for (int i = 0; i < sched.nprocs; ++i)
+    if (!sched.ps[i].runq.empty()) return true;
+  return false;
+}
+
+// Threads in this process now, from /proc/self/stat (field 20), or -1.
+int count_process_threads() noexcept {
+  int fd = ::open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[1024];
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+  char* p = std::strrchr(buf, ')');
+  if (p == nullptr) return -1;
+  for (int field = 2; field < 20; ++field) {
+    p = std::strchr(p + 1, ' ');
+    if (p == nullptr) return -1;
+  }
+  return std::atoi(p + 1);
+}
+
+// Threads a sanitizer runtime adds to the process (TSan's background thread).
+#if defined(GORO_TSAN)
+constexpr int kSanitizerThreads = 1;
+#else
+constexpr int kSanitizerThreads = 0;
+#endif
+
+// Scheduler lock held. Whether nothing can ever wake a goroutine again (sched.h,
+// "Deadlock detection"). Cheapest tests first: this runs whenever the last M goes
+// idle, and whenever a plain thread blocks while every M is idle.
+bool deadlocked_locked() noexcept {
+  if (sched.nmidle != sched.mcount) return false;  // an M runs (or is starting)
+  if (any_runq_nonempty()) return false;
+  std::int32_t waiters = sched.thread_waiters.load(std::memory_order_seq_cst);
+  if (waiters == 0 && goro::num_goroutines() == 0) return false;  // nobody waits
+  for (auto& src : sched.wake_sources) {
+    auto f = src.load(std::memory_order_acquire);
+    if (f != nullptr && f()) return false;
+  }
+  // Every thread must be accounted for: a thread we do not know of (not an M, not a
+  // runtime thread, not blocked in goro) could still send, unlock or close.
+  int expected = sched.mcount + sched.runtime_threads.load(std::memory_order_acquire) + waiters +
+                 kSanitizerThreads;
+  if (count_process_threads() != expected) return false;
+  // Re-read what a thread could have changed while we looked.
+  return sched.thread_waiters.load(std::memory_order_seq_cst) == waiters && !any_runq_nonempty();
+}
+
+[[noreturn]] void report_deadlock() noexcept { fatal("all goroutines are asleep - deadlock!"); }
+
 // Sleeps the M until startm hands it a P.
 void stopm(M* m) {
   sched.lock.lock();
   m->link = sched.midle;
   sched.midle = m;
   ++sched.nmidle;
+  if (deadlocked_locked()) {
+    sched.lock.unlock();
+    report_deadlock();
+  }
   sched.lock.unlock();
   stacks::trim();
   while (m->wake.load(std::memory_order_acquire) == 0) futex_wait(&m->wake, 0);
@@ -436,13 +502,6 @@ void stopm(M* m) {
   m->p = m->nextp;
   m->nextp = nullptr;
   m->p->m = m;
-}
-
-bool any_runq_nonempty() noexcept {
-  if (sched.gq_size.load(std::memory_order_acquire) != 0) return true;
-  for (int i = 0; i < sched.nprocs; ++i)
-    if (!sched.ps[i].runq.empty()) return true;
-  return false;
 }
 
 constexpr std::int64_t kSpinBeforeSleepNs = 30000;
@@ -871,6 +930,34 @@ void ensure_started() {
 }
 
 int nprocs() noexcept { return sched.nprocs; }
+
+void thread_block_begin() noexcept { sched.thread_waiters.fetch_add(1, std::memory_order_seq_cst); }
+void thread_block_cancel() noexcept {
+  sched.thread_waiters.fetch_sub(1, std::memory_order_seq_cst);
+}
+void thread_block_end() noexcept { sched.thread_waiters.fetch_sub(1, std::memory_order_seq_cst); }
+void thread_blocked() noexcept {
+  if (!started()) return;
+  // Cheap pre-check (racy; the lock decides): is every M idle?
+  if (sched.npidle.load(std::memory_order_seq_cst) != sched.nprocs) return;
+  sched.lock.lock();
+  bool dead = deadlocked_locked();
+  sched.lock.unlock();
+  if (dead) report_deadlock();
+}
+
+void register_wake_source(bool (*pending)() noexcept) noexcept {
+  for (auto& src : sched.wake_sources) {
+    bool (*expected)() noexcept = nullptr;
+    if (src.compare_exchange_strong(expected, pending, std::memory_order_acq_rel)) return;
+    if (expected == pending) return;
+  }
+  fatal("goro: too many wake sources registered");
+}
+
+void note_runtime_thread(int delta) noexcept {
+  sched.runtime_threads.fetch_add(delta, std::memory_order_acq_rel);
+}
 
 std::uint32_t cheap_rand() noexcept {
   if (M* m = current_m()) return static_cast<std::uint32_t>(fastrand(m->rand) >> 32);

@@ -117,6 +117,28 @@ void ready(G* g) noexcept;
 // running and nothing else waiting for this P (Go's sync_runtime_canSpin).
 bool sync_can_spin(int iter) noexcept;
 
+// --- Deadlock detection (runtime.md "Deadlock detection") ---
+// When every M is idle, every run queue is empty, no wake source is pending, and
+// every thread of the process is a runtime thread or a plain thread blocked in a goro
+// primitive, nothing can ever wake a goroutine again: goro prints
+// "fatal error: all goroutines are asleep - deadlock!" and the dump, and exits 2.
+//
+// A plain thread about to block (Waiter::wait) calls thread_block_begin() before it
+// publishes its waiter, thread_block_cancel() if the publish is refused, and
+// thread_blocked() once published (it may run the check). Whoever wakes a plain
+// thread calls thread_block_end() before the wake, so a woken thread never counts as
+// blocked (a false report would need it to).
+void thread_block_begin() noexcept;
+void thread_block_cancel() noexcept;
+void thread_blocked() noexcept;
+void thread_block_end() noexcept;
+// Subsystems that can wake goroutines from outside (timers, the netpoller, blocking
+// calls) register a function saying whether they might now; at most 8.
+void register_wake_source(bool (*pending)() noexcept) noexcept;
+// Threads the runtime itself runs besides its Ms (a monitor, a poller): +1 when one
+// starts, -1 when it ends.
+void note_runtime_thread(int delta) noexcept;
+
 // A cheap pseudo-random number (xorshift; per M, or per plain thread). Not for
 // anything but scheduling choices.
 std::uint32_t cheap_rand() noexcept;

@@ -35,7 +35,12 @@ struct Waiter {
       park(reason, unlockf, arg);
       return;
     }
-    if (!unlockf(arg)) return;
+    thread_block_begin();
+    if (!unlockf(arg)) {
+      thread_block_cancel();
+      return;
+    }
+    thread_blocked();
     while (woken.load(std::memory_order_acquire) == 0) futex_wait(&woken, 0);
   }
 
@@ -46,6 +51,7 @@ struct Waiter {
       ready(g);
       return;
     }
+    thread_block_end();
     // The futex wake after the store may hit a frame that has already gone; that is
     // harmless (a spurious wake-up, which every futex waiter re-checks for).
     woken.store(1, std::memory_order_release);
