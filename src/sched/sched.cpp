@@ -536,7 +536,8 @@ G* find_runnable(M* m) {
         std::int64_t now = nanotime();
         if (spin_until == 0) spin_until = now + kSpinBeforeSleepNs;
         if (now >= spin_until) break;
-        for (int i = 0; i < 64 && !any_runq_nonempty(); ++i) cpu_relax();
+        for (int i = 0; i < 64; ++i) cpu_relax();  // poll, but not so often that the
+        // owners of the queues we read keep losing their cache lines to us
       }
     }
 
