@@ -114,7 +114,8 @@ void format_goroutine(TraceOut& out, G* g, const char* state_override, std::uint
   else
     out.putf("goroutine %llu [%s]:\n", static_cast<unsigned long long>(g->id), state);
 
-  if (fp == 0 && pc == 0 && waiting) saved_frame(g->ctx, &fp, &pc);
+  if (fp == 0 && pc == 0 && waiting)
+    saved_frame(__atomic_load_n(&g->ctx, __ATOMIC_RELAXED), &fp, &pc);
   if (pc != 0) put_symbol(out, pc);
   auto lo = reinterpret_cast<std::uintptr_t>(g->stack_lo);
   auto hi = reinterpret_cast<std::uintptr_t>(g->stack_hi);

@@ -455,12 +455,15 @@ int count_process_threads() noexcept {
   return std::atoi(p + 1);
 }
 
-// Threads a sanitizer runtime adds to the process (TSan's background thread).
+// Threads of the process that are not the sanitizer runtime's: TSan starts a
+// background thread when the process first creates a thread, and it never exits.
+int count_user_threads() noexcept {
+  int n = count_process_threads();
 #if defined(GORO_TSAN)
-constexpr int kSanitizerThreads = 1;
-#else
-constexpr int kSanitizerThreads = 0;
+  if (n > 1) --n;
 #endif
+  return n;
+}
 
 // Scheduler lock held. Whether nothing can ever wake a goroutine again (sched.h,
 // "Deadlock detection"). Cheapest tests first: this runs whenever the last M goes
@@ -476,9 +479,8 @@ bool deadlocked_locked() noexcept {
   }
   // Every thread must be accounted for: a thread we do not know of (not an M, not a
   // runtime thread, not blocked in goro) could still send, unlock or close.
-  int expected = sched.mcount + sched.runtime_threads.load(std::memory_order_acquire) + waiters +
-                 kSanitizerThreads;
-  if (count_process_threads() != expected) return false;
+  int expected = sched.mcount + sched.runtime_threads.load(std::memory_order_acquire) + waiters;
+  if (count_user_threads() != expected) return false;
   // Re-read what a thread could have changed while we looked.
   return sched.thread_waiters.load(std::memory_order_seq_cst) == waiters && !any_runq_nonempty();
 }
@@ -699,7 +701,9 @@ void after_switch(M* m, bctx::transfer_t t) noexcept {
   // be reused as soon as its goroutine is visible to others.
   const auto* act = static_cast<const SwitchAction*>(t.data);
   SwitchAction::Kind kind = act->kind;
-  *act->save_to = t.fctx;
+  // Atomic (relaxed) only for goroutine dumps, which read a parked G's context from
+  // other threads; everyone else reads it after a run-queue or wait-queue hand-off.
+  __atomic_store_n(act->save_to, t.fctx, __ATOMIC_RELAXED);
   if (kind == SwitchAction::none) return;
   G* g = act->g;
   P* p = m->p;
@@ -707,6 +711,10 @@ void after_switch(M* m, bctx::transfer_t t) noexcept {
   switch (kind) {
     case SwitchAction::requeue: put_local(p, g, false); break;
     case SwitchAction::park:
+      // release: a dump that reads `waiting` (acquire) sees the saved context and the
+      // stack as the goroutine left it. Before unlockf: once that has run, a waker may
+      // make g runnable.
+      g->state.store(GState::waiting, std::memory_order_release);
       if (!act->unlockf(act->arg)) {
         g->state.store(GState::runnable, std::memory_order_relaxed);
         put_local(p, g, true);
@@ -983,8 +991,7 @@ void park(WaitReason reason, bool (*unlockf)(void*), void* arg) {
   GORO_CHECK(g != nullptr, "goro: park called outside a goroutine");
   g->wait_reason.store(reason, std::memory_order_relaxed);
   g->wait_since.store(coarse_nanotime(), std::memory_order_relaxed);
-  g->state.store(GState::waiting, std::memory_order_relaxed);
-  SwitchAction act;
+  SwitchAction act;  // after_switch marks g waiting once its context is saved
   act.kind = SwitchAction::park;
   act.unlockf = unlockf;
   act.arg = arg;
