@@ -22,14 +22,16 @@
 namespace goro::detail {
 
 void Lock::lock_slow() noexcept {
-  // Spin a little: holders keep the lock for a few instructions.
-  for (int i = 0; i < 64; ++i) {
+  // Spin a little: holders keep the lock for a few instructions. Look at the word
+  // only every few dozen pauses: each look takes the line away from the holder,
+  // which then pays a miss to release it.
+  for (int i = 0; i < 8; ++i) {
+    for (int k = 0; k < 30; ++k) cpu_relax();
     std::uint32_t expected = 0;
     if (word_.load(std::memory_order_relaxed) == 0 &&
         word_.compare_exchange_weak(expected, 1, std::memory_order_acquire,
                                     std::memory_order_relaxed))
       return;
-    cpu_relax();
   }
   // Then sleep, marking the lock contended (2) so unlock wakes us.
   while (word_.exchange(2, std::memory_order_acquire) != 0) futex_wait(&word_, 2);
