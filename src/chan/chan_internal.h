@@ -103,7 +103,7 @@ struct WaitQueue {
   }
 };
 
-struct ChanCore {
+struct alignas(64) ChanCore {          // one cache line for the header, whatever malloc gives
   std::atomic<std::uint32_t> refs{1};  // handles; the last release frees (acq_rel)
   Lock lock;                           // guards everything below but cap and ops
   // Written under the lock; also read without it by fast paths and size() (relaxed,

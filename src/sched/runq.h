@@ -33,7 +33,16 @@ class RunQueue {
     }
     return false;
   }
-  G* swap_next(G* g) noexcept { return runnext_.exchange(g, std::memory_order_acq_rel); }
+  // Owner only: g becomes runnext; returns the G it displaced. `alone` as for pop():
+  // with no thief possible, a load and a store do (no locked instruction).
+  G* swap_next(G* g, bool alone) noexcept {
+    if (alone) {
+      G* old = runnext_.load(std::memory_order_relaxed);
+      runnext_.store(g, std::memory_order_relaxed);
+      return old;
+    }
+    return runnext_.exchange(g, std::memory_order_acq_rel);
+  }
 
   // Owner only: takes half the ring (plus g) off for the global queue, linked through
   // schedlink. Returns the batch's head and its size in *n, or null if a thief got

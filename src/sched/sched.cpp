@@ -311,7 +311,7 @@ G* global_get(P* p, std::int64_t max) noexcept {
 // queue when the ring is full.
 void put_local(P* p, G* g, bool next) noexcept {
   if (next) {
-    g = p->runq.swap_next(g);
+    g = p->runq.swap_next(g, sched.nprocs == 1);
     if (g == nullptr) return;
   }
   while (!p->runq.push(g)) {

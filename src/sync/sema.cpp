@@ -33,8 +33,24 @@ void Lock::lock_slow() noexcept {
                                     std::memory_order_relaxed))
       return;
   }
-  // Then sleep, marking the lock contended (2) so unlock wakes us.
-  while (word_.exchange(2, std::memory_order_acquire) != 0) futex_wait(&word_, 2);
+  // Then sleep: announce ourselves (seq_cst, before the last look at the word), and
+  // sleep while the word says locked, for at most 1 ms (see Lock in sema.h).
+  constexpr struct timespec kSleep = {0, 1000000};
+  for (;;) {
+    sleepers_.fetch_add(1, std::memory_order_seq_cst);
+    std::uint32_t expected = 0;
+    if (word_.compare_exchange_strong(expected, 1, std::memory_order_acquire,
+                                      std::memory_order_relaxed)) {
+      sleepers_.fetch_sub(1, std::memory_order_relaxed);
+      return;
+    }
+    futex_wait(&word_, 1, &kSleep);
+    sleepers_.fetch_sub(1, std::memory_order_relaxed);
+    expected = 0;
+    if (word_.compare_exchange_strong(expected, 1, std::memory_order_acquire,
+                                      std::memory_order_relaxed))
+      return;
+  }
 }
 
 void Lock::unlock_slow() noexcept { futex_wake(&word_, 1); }
