@@ -38,8 +38,8 @@ const char* wait_reason_name(WaitReason r) noexcept;
 //
 // Unlock is a plain release store, not an atomic exchange: a locked instruction costs
 // ~5 ns here, and a channel operation is a lock and an unlock. The price is that an
-// unlock may read a stale `sleepers_` (its store is not yet visible when it reads)
-// and skip the wake of a locker that was just going to sleep; so sleepers sleep with
+// unlock may read a stale `sleepers_` (it reads before its store, see unlock()) and
+// skip the wake of a locker that was just going to sleep; so sleepers sleep with
 // a timeout (1 ms) and look again. A missed wake-up can only delay a contended
 // locker by that much, never lose the lock; uncontended, nobody sleeps.
 class Lock {
@@ -51,8 +51,12 @@ class Lock {
       lock_slow();
   }
   void unlock() noexcept {
+    // sleepers_ is read before the release: once the word is 0, another thread may
+    // take the lock and free the object holding it (a channel whose last handle it
+    // drops). The wake-up after the store only passes the address to the kernel.
+    bool sleepers = sleepers_.load(std::memory_order_relaxed) != 0;
     word_.store(0, std::memory_order_release);
-    if (sleepers_.load(std::memory_order_relaxed) != 0) unlock_slow();
+    if (sleepers) unlock_slow();
   }
   // For the park protocol's unlock function.
   static bool unlock_fn(void* lock) noexcept {
