@@ -2,10 +2,13 @@
 // with one std::thread (default attributes: the platform's default stack reservation)
 // per unit of work.
 //
-//   thread_workloads spawn|yield|park|maxcount [--n N] [--quick]
+//   thread_workloads spawn|yield|pingpong|park|mpmc|mutex|maxcount [--n N] [--quick]
 //   thread_workloads maxcount [--n CAP] [--margin TASKS] [--seconds S]
 //
 // (yield is also accepted as "switch": it is a switch between two OS threads.)
+// ring, select and fib have no thread version: a thread per ring member, or per fib
+// call, measures only thread creation (spawn does that), and the standard library has
+// no select. For those this program says so and prints no figure.
 //
 // "procs" is the number of CPUs the process may use (bench/compare pins it with
 // taskset for the 1-CPU rows).
@@ -19,8 +22,10 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <semaphore>
 #include <string>
 #include <thread>
@@ -140,6 +145,129 @@ void park(long n) {
     stack = rl.rlim_cur;
   }
   bench::result("park", "threads", cpus(), "stack_reservation", double(stack), "bytes");
+}
+
+// A bounded queue on std::mutex and two condition variables: what a channel is made
+// of without goroutines. send blocks while full, recv while empty; recv returns
+// nullopt once closed and drained. All state is guarded by mu_.
+template <class T>
+class MutexQueue {
+ public:
+  explicit MutexQueue(std::size_t capacity) : buf_(capacity) {}
+  void send(T v) {
+    std::unique_lock lk(mu_);
+    not_full_.wait(lk, [this] { return count_ < buf_.size(); });
+    buf_[(head_ + count_) % buf_.size()] = std::move(v);
+    ++count_;
+    lk.unlock();
+    not_empty_.notify_one();
+  }
+  std::optional<T> recv() {
+    std::unique_lock lk(mu_);
+    not_empty_.wait(lk, [this] { return count_ > 0 || closed_; });
+    if (count_ == 0) return std::nullopt;
+    T v = std::move(buf_[head_]);
+    head_ = (head_ + 1) % buf_.size();
+    --count_;
+    lk.unlock();
+    not_full_.notify_one();
+    return v;
+  }
+  void close() {
+    {
+      std::lock_guard lk(mu_);
+      closed_ = true;
+    }
+    not_empty_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable not_empty_, not_full_;
+  std::vector<T> buf_;
+  std::size_t head_ = 0, count_ = 0;
+  bool closed_ = false;
+};
+
+[[noreturn]] void wrong(const char* what, long got, long want) {
+  std::fprintf(stderr, "thread_workloads: %s: got %ld, want %ld\n", what, got, want);
+  std::exit(1);
+}
+
+// pingpong: two threads bounce an int over two one-slot mutex+condvar queues (the
+// "channels"), n round trips.
+void pingpong(long n) {
+  MutexQueue<long> ping(1), pong(1);
+  std::thread other([&] {
+    while (auto v = ping.recv()) pong.send(*v + 1);
+  });
+  auto t0 = bench::Clock::now();
+  long v = 0;
+  for (long i = 0; i < n; ++i) {
+    ping.send(v);
+    v = *pong.recv();
+  }
+  double elapsed = bench::ns_since(t0);
+  ping.close();
+  other.join();
+  if (v != n) wrong("pingpong round trips", v, n);
+  std::printf("# pingpong: 2 threads, one-slot std::mutex + std::condition_variable queues\n");
+  bench::result("pingpong", "threads", cpus(), "ns_per_round_trip", elapsed / double(n), "ns");
+}
+
+// mpmc: 4 producer and 4 consumer threads over one mutex+condvar queue of capacity
+// 1024, n ints in all.
+void mpmc(long n) {
+  constexpr long kProducers = 4, kConsumers = 4, kCapacity = 1024;
+  MutexQueue<long> q(kCapacity);
+  std::atomic<long> total{0};
+  std::vector<std::thread> consumers, producers;
+  auto t0 = bench::Clock::now();
+  for (long c = 0; c < kConsumers; ++c)
+    consumers.emplace_back([&] {
+      long sum = 0;
+      while (auto v = q.recv()) sum += *v;
+      total.fetch_add(sum);
+    });
+  for (long p = 0; p < kProducers; ++p)
+    producers.emplace_back([&q, lo = n * p / kProducers, hi = n * (p + 1) / kProducers] {
+      for (long i = lo; i < hi; ++i) q.send(i);
+    });
+  for (auto& t : producers) t.join();
+  q.close();
+  for (auto& t : consumers) t.join();
+  double elapsed = bench::ns_since(t0);
+  if (total != n * (n - 1) / 2) wrong("mpmc sum", total, n * (n - 1) / 2);
+  std::printf("# mpmc: 4 + 4 threads, std::mutex + std::condition_variable queue of 1024\n");
+  bench::result("mpmc", "threads", cpus(), "ns_per_item", elapsed / double(n), "ns");
+}
+
+// mutex: kMutexThreads threads doing n lock/increment/unlock on one std::mutex in
+// all. Not 1,000 threads as the goroutine versions have: a thread each would mostly
+// measure the kernel's scheduler; a few more threads than CPUs keep the lock
+// contended, which is the point.
+constexpr long kMutexThreads = 8;
+void mutex(long n) {
+  std::mutex mu;
+  long counter = 0;  // guarded by mu
+  long each = n / kMutexThreads;
+  std::vector<std::thread> threads;
+  auto t0 = bench::Clock::now();
+  for (long i = 0; i < kMutexThreads; ++i)
+    threads.emplace_back([&mu, &counter, each] {
+      for (long k = 0; k < each; ++k) {
+        std::lock_guard lock(mu);
+        ++counter;
+      }
+    });
+  for (auto& t : threads) t.join();
+  double elapsed = bench::ns_since(t0);
+  if (counter != kMutexThreads * each) wrong("mutex count", counter, kMutexThreads * each);
+  std::printf("# mutex: %ld threads (not 1,000) on one std::mutex, %ld locks each\n", kMutexThreads,
+              each);
+  bench::result("mutex", "threads", cpus(), "ns_per_lock", elapsed / double(kMutexThreads * each),
+                "ns");
+  bench::result("mutex", "threads", cpus(), "threads", double(kMutexThreads), "count");
 }
 
 // A number from a /proc file (its first field), or -1.
@@ -290,8 +418,8 @@ void maxcount(long cap, long margin, double max_seconds) {
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr,
-                 "usage: thread_workloads spawn|yield(switch)|park|maxcount [--n N] [--quick] "
-                 "[--margin M] [--seconds S]\n");
+                 "usage: thread_workloads spawn|yield(switch)|pingpong|park|mpmc|mutex|maxcount "
+                 "[--n N] [--quick] [--margin M] [--seconds S]\n");
     return 2;
   }
   bench::print_build();
@@ -302,8 +430,17 @@ int main(int argc, char** argv) {
     spawn(bench::arg_n(argc, argv, quick ? 2000 : 20000));
   } else if (std::strcmp(w, "yield") == 0) {
     yield(bench::arg_n(argc, argv, quick ? 20000 : 200000));
+  } else if (std::strcmp(w, "pingpong") == 0) {
+    pingpong(bench::arg_n(argc, argv, quick ? 10000 : 100000));
   } else if (std::strcmp(w, "park") == 0) {
     park(bench::arg_n(argc, argv, quick ? 1000 : 10000));
+  } else if (std::strcmp(w, "mpmc") == 0) {
+    mpmc(bench::arg_n(argc, argv, quick ? 1000000 : 10000000));
+  } else if (std::strcmp(w, "mutex") == 0) {
+    mutex(bench::arg_n(argc, argv, quick ? 1000000 : 10000000));
+  } else if (std::strcmp(w, "ring") == 0 || std::strcmp(w, "select") == 0 ||
+             std::strcmp(w, "fib") == 0) {
+    std::printf("# %s: no thread version (see the top of thread_workloads.cpp)\n", w);
   } else if (std::strcmp(w, "maxcount") == 0) {
     maxcount(bench::arg_n(argc, argv, quick ? 5000 : 100000),
              bench::arg_long(argc, argv, "--margin", 2048),
