@@ -7,12 +7,16 @@
 // goroutines never run while the timing loop does (it measures the uncontended path
 // there); BM_Mutex_YieldHolding is contended at any number of Ps. BM_Yield_Pair is
 // one yield of the timed goroutine: at 1 P that is two switches (there and back).
+// BM_Chan_Unbuffered_PingPong and BM_Select_TwoCase hand values to a partner
+// goroutine, so every iteration blocks and wakes: at 1 P each is a switch there and
+// back, at more Ps the partner may run on another thread.
 // Goroutine benchmarks report wall time; their CPU column is the whole process's.
 #include <benchmark/benchmark.h>
 #include <goro/goro.h>
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -149,6 +153,81 @@ void BM_WaitGroup_AddDone(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_WaitGroup_AddDone)->Apply(goro_timing);
+
+// One round trip: send an int on an unbuffered channel to a partner goroutine, which
+// sends it back on another.
+void BM_Chan_Unbuffered_PingPong(benchmark::State& state) {
+  goro::run([&] {
+    goro::Chan<int> ping, pong;
+    goro::WaitGroup wg;
+    wg.add(1);
+    goro::go([ping, pong, &wg] {
+      for (int v : ping) pong.send(v);
+      wg.done();
+    });
+    int v = 0;
+    for (auto _ : state) {
+      ping.send(v);
+      v = *pong.recv();
+    }
+    ping.close();
+    wg.wait();
+  });
+}
+BENCHMARK(BM_Chan_Unbuffered_PingPong)->Apply(goro_timing);
+
+// A send and a receive on a buffered channel by one goroutine: the buffer's path
+// alone, nothing ever blocks.
+void BM_Chan_Buffered_SendRecv(benchmark::State& state) {
+  goro::run([&] {
+    goro::Chan<int> ch(std::size_t(state.range(0)));
+    for (auto _ : state) {
+      ch.send(1);
+      benchmark::DoNotOptimize(ch.recv());
+    }
+  });
+}
+BENCHMARK(BM_Chan_Buffered_SendRecv)->Arg(1)->Arg(1024)->Apply(goro_timing);
+
+// try_send on a full channel: the failing non-blocking path.
+void BM_Chan_TrySend_Full(benchmark::State& state) {
+  goro::run([&] {
+    goro::Chan<int> ch(1);
+    ch.send(0);
+    for (auto _ : state) {
+      bool sent = ch.try_send(1);
+      benchmark::DoNotOptimize(sent);
+      if (sent) state.SkipWithError("try_send succeeded on a full channel");
+    }
+  });
+}
+BENCHMARK(BM_Chan_TrySend_Full)->Apply(goro_timing);
+
+// One value from the timed goroutine's 2-case select (send on a or on b) to a
+// partner's 2-case select (receive from a or from b): the select workload's round.
+void BM_Select_TwoCase(benchmark::State& state) {
+  goro::run([&] {
+    goro::Chan<int> a, b;
+    goro::WaitGroup wg;
+    wg.add(1);
+    goro::go([a, b, &wg] {
+      for (bool open = true; open;) {
+        auto got = [&open](std::optional<int> v) { open = v.has_value(); };
+        goro::select(goro::case_recv(a, got), goro::case_recv(b, got));
+      }
+      wg.done();
+    });
+    int i = 0;
+    for (auto _ : state) {
+      goro::select(goro::case_send(a, i), goro::case_send(b, i));
+      ++i;
+    }
+    a.close();  // the partner's next select sees it closed
+    wg.wait();
+    b.close();
+  });
+}
+BENCHMARK(BM_Select_TwoCase)->Apply(goro_timing);
 
 void BM_Thread_Create(benchmark::State& state) {
   for (auto _ : state) {
