@@ -15,6 +15,9 @@
 #include <thread>
 #include <vector>
 
+#include "goro/detail/testing.h"
+#include "goro/runtime.h"
+
 // GCC says __SANITIZE_THREAD__ / __SANITIZE_ADDRESS__; clang 14 says
 // __has_feature(thread_sanitizer) / __has_feature(address_sanitizer). GCC 12 has no
 // __has_feature, so it is tested in a nested #if.
@@ -76,6 +79,22 @@ void on_threads(int n, F f) {
   threads.reserve(std::size_t(n));
   for (int i = 0; i < n; ++i) threads.emplace_back(f, i);
   for (auto& t : threads) t.join();
+}
+
+// Yields until at least n goroutines are parked with wait reason `reason` (as the dump
+// names it: "sync.Cond", "semacquire", ...), or until stop() returns true. Returns
+// whether the count was reached. Plain threads that block are not goroutines and are
+// not counted. For tests that must know a waiter has really parked before acting.
+template <class Stop>
+bool await_parked(const char* reason, std::int64_t n, Stop stop) {
+  for (;;) {
+    if (goro::detail::testing::goroutines_waiting(reason) >= n) return true;
+    if (stop()) return false;
+    goro::yield();
+  }
+}
+inline void await_parked(const char* reason, std::int64_t n) {
+  await_parked(reason, n, [] { return false; });
 }
 
 // Lines in /proc/self/maps: the kernel mappings this process uses now.

@@ -13,6 +13,12 @@ namespace goro::detail::testing {
 // signalled a WaitGroup may not have returned yet.
 bool wait_goroutines_at_most(std::int64_t n, std::chrono::milliseconds timeout);
 
+// Goroutines parked now whose wait reason is `reason` as goro::debug::dump prints it
+// ("sync.Cond", "semacquire", ...). A goroutine counts from the moment it has parked
+// until a waker makes it runnable (ready() is synchronous), so a test can wait until
+// n goroutines are parked, act, and check how many a wake-up released.
+std::int64_t goroutines_waiting(const char* reason) noexcept;
+
 // Times a goroutine resumed on a different OS thread from the one it parked or
 // yielded on (migrations), since the process started.
 std::uint64_t migrations() noexcept;
