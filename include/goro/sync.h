@@ -104,7 +104,8 @@ class WaitGroup {
 // block until that writer has had the lock, so a stream of readers cannot starve a
 // writer. Consequently a reader must not take the read lock again while holding it
 // (recursive read locking can deadlock against a waiting writer), as in Go. Not
-// recursive; a lock may be released by another goroutine or thread than took it.
+// recursive. Like Go's, a lock is not tied to a goroutine or thread: another one may
+// release it.
 //
 //   goro::RWMutex mu;
 //   std::map<std::string, int> table;  // guarded by mu
@@ -151,8 +152,10 @@ class RWMutex {
   // or is taking the lock.
   std::atomic<std::int32_t> reader_count_{0};
   std::atomic<std::int32_t> reader_wait_{0};  // readers a pending writer waits for
-  detail::Sema writer_sem_;                   // the pending writer waits here for departing readers
-  detail::Sema reader_sem_;                   // readers wait here for the writer to unlock
+  // The pending writer waits here for the readers that were in to leave.
+  detail::Sema writer_sem_;
+  // Readers wait here for the writer to unlock.
+  detail::Sema reader_sem_;
 };
 
 // Runs a function exactly once (Go's sync.Once).
@@ -185,7 +188,12 @@ class Once {
     static_assert(std::is_invocable_v<F&&>, "goro::Once::call: f is not callable with ()");
     // acquire: pairs with the release that marks the Once done, after f returned.
     if (state_.load(std::memory_order_acquire) == kDone) return;
-    call_slow(&invoke<F>, const_cast<void*>(static_cast<const void*>(std::addressof(f))));
+    if constexpr (std::is_function_v<std::remove_reference_t<F>>) {
+      auto* fp = &f;  // a function, not an object: call it through a pointer
+      call_slow(&invoke<decltype(fp)&>, &fp);
+    } else {
+      call_slow(&invoke<F>, const_cast<void*>(static_cast<const void*>(std::addressof(f))));
+    }
   }
 
  private:
@@ -252,7 +260,7 @@ class CondVar {
   std::atomic<std::uint32_t> wait_{0};
   std::atomic<std::uint32_t> notify_{0};
   detail::Lock lock_;
-  detail::Waiter* head_ = nullptr;  // guarded by lock_: parked waiters, by ticket order
+  detail::Waiter* head_ = nullptr;  // guarded by lock_: parked waiters, oldest first
   detail::Waiter* tail_ = nullptr;  // guarded by lock_
 };
 

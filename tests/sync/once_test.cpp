@@ -167,6 +167,9 @@ TEST(Once, ThrowWhileOthersWaitReachesOnlyTheRunner) {
   EXPECT_EQ(runs.load(), 1);
 }
 
+int g_plain_function_calls = 0;
+void plain_function() { ++g_plain_function_calls; }
+
 TEST(Once, AcceptsAnyCallable) {
   goro::Once a, b, c;
   int n = 0;
@@ -188,6 +191,12 @@ TEST(Once, AcceptsAnyCallable) {
   c.call(fp);
   EXPECT_EQ(n, 6);
   EXPECT_EQ(counter, 1);
+  // A function (not a pointer to one).
+  g_plain_function_calls = 0;
+  goro::Once d;
+  d.call(plain_function);
+  d.call(plain_function);
+  EXPECT_EQ(g_plain_function_calls, 1);
 }
 
 }  // namespace
