@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "goro/goro.h"
@@ -50,6 +51,21 @@ TEST(Chan, UnbufferedSendWaitsForTheReceiver) {
     // about the receive, which is checked by the value above; drain done.
     EXPECT_TRUE(done.recv().has_value());
   });
+}
+
+// Regression: api.md spells an unbuffered channel Chan<T>(0), but the literal 0 also
+// converts to std::nullptr_t, and Chan's private nil constructor took one: the call
+// was ambiguous and did not compile.
+static_assert(std::is_constructible_v<goro::Chan<int>, int>, "Chan<T>(0) must compile");
+TEST(Chan, ZeroLiteralCapacityIsUnbuffered) {
+  goro::Chan<int> a(0);
+  auto b = goro::Chan<std::string>(0);
+  EXPECT_FALSE(a.is_nil());
+  EXPECT_FALSE(b.is_nil());
+  EXPECT_EQ(a.capacity(), 0u);
+  EXPECT_EQ(b.capacity(), 0u);
+  EXPECT_FALSE(a.try_send(1));  // unbuffered, nobody receiving
+  EXPECT_TRUE(goro::Chan<int>::nil().is_nil());
 }
 
 TEST(Chan, BufferedHoldsUpToCapacity) {
