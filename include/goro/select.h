@@ -205,7 +205,9 @@ class Selector {
   };
   template <class T, class F>
   struct Recv final : Case {
-    Recv(const Chan<T>& c, F&& f) : ch(c), handler(std::move(f)) {}
+    // G: the handler as given (an lvalue is copied, an rvalue moved).
+    template <class G>
+    Recv(const Chan<T>& c, G&& f) : ch(c), handler(std::forward<G>(f)) {}
     detail::SelectCase prepare() override {
       value.reset();
       return {detail::ChanAccess::core(ch), &value, false};
@@ -217,7 +219,9 @@ class Selector {
   };
   template <class T, class F>
   struct Send final : Case {
-    Send(const Chan<T>& c, T&& v, F&& f) : ch(c), value(std::move(v)), handler(std::move(f)) {}
+    template <class G>
+    Send(const Chan<T>& c, T&& v, G&& f)
+        : ch(c), value(std::move(v)), handler(std::forward<G>(f)) {}
     detail::SelectCase prepare() override {
       if constexpr (std::is_copy_constructible_v<T>) {
         pending.emplace(*value);  // the channel moves from the copy, if this case fires
@@ -241,7 +245,8 @@ class Selector {
   };
   template <class F>
   struct Default final : Case {
-    explicit Default(F&& f) : handler(std::move(f)) {}
+    template <class G>
+    explicit Default(G&& f) : handler(std::forward<G>(f)) {}
     detail::SelectCase prepare() override { return {}; }
     void fire() override { handler(); }
     F handler;

@@ -223,4 +223,30 @@ TEST(Selector, SendCaseResendsCopies) {
   EXPECT_EQ(ch.recv(), 7);
 }
 
+// Regression: Selector's recv, send and default_case take the handler as a forwarding
+// reference, but the cases' constructors accepted only rvalues, so a named handler
+// (an lvalue) did not compile.
+TEST(Selector, NamedHandlersAreCopied) {
+  goro::Chan<int> in(1), out(1);
+  in.send(4);
+  int got = 0, sent = 0, defaults = 0;
+  auto on_recv = [&](std::optional<int> v) { got += *v; };
+  auto on_send = [&] { ++sent; };
+  auto on_default = [&] { ++defaults; };
+  goro::Selector sel;
+  sel.recv(in, on_recv).send(out, 5, on_send).default_case(on_default);
+  const auto& const_recv = on_recv;
+  goro::Selector sel2;
+  sel2.recv(in, const_recv);
+  for (int k = 0; k < 2; ++k) sel.select();  // the recv and the send case, in some order
+  EXPECT_EQ(got, 4);
+  EXPECT_EQ(sent, 1);
+  EXPECT_EQ(sel.select(), 2u);  // nothing ready: in is empty, out is full
+  EXPECT_EQ(defaults, 1);
+  in.send(6);
+  EXPECT_EQ(sel2.select(), 0u);
+  EXPECT_EQ(got, 10);
+  EXPECT_EQ(out.recv(), 5);
+}
+
 }  // namespace
