@@ -127,8 +127,12 @@ std::size_t select(Cases&&... cases) {
       ++arg;
     };
     (collect(cases), ...);
-    int r = detail::select_impl(erased, m, ndefault != 0);
-    std::size_t chosen = r < 0 ? default_position : position[r];
+    std::size_t chosen = default_position;
+    if constexpr (m > 0) {
+      int r = detail::select_impl(erased, m, ndefault != 0);
+      if (r >= 0) chosen = position[r];
+    }
+    // m == 0: only a default case, which runs at once (Go's `select { default: }`).
     arg = 0;
     auto dispatch = [&](auto& c) {
       if (arg++ == chosen) c.fire();

@@ -29,6 +29,17 @@ TEST(Select, DefaultWhenNothingReady) {
   EXPECT_EQ(b.size(), 1u);  // the send case did not happen
 }
 
+// Regression: a select with only a default case (Go's `select { default: }`) made
+// GCC 12 at -O2 warn, in select.h, that the case positions "may be used
+// uninitialized" (there are no channel cases to fill them), which -Werror turns into
+// a build failure for any user. This file is built with -Werror.
+TEST(Select, OnlyADefaultCase) {
+  int ran = 0;
+  EXPECT_EQ(goro::select(goro::case_default([&] { ++ran; })), 0u);
+  goro::run([&] { EXPECT_EQ(goro::select(goro::case_default([&] { ++ran; })), 0u); });
+  EXPECT_EQ(ran, 2);
+}
+
 TEST(Select, ReadyCaseRunsItsHandlerOnly) {
   goro::Chan<int> a(1), b(1);
   a.send(5);
