@@ -202,6 +202,45 @@ TEST(Chan, BufferedValuesAreDestroyedWithTheChannel) {
   EXPECT_EQ(counter.use_count(), 1);  // ASan's leak check also watches this
 }
 
+// Regression (fixed in 4df9b10): a channel's lock lives in the channel, and
+// Lock::unlock read the lock (its count of sleepers) after the store that let the
+// next holder in. When a goroutine parks, that unlock runs on its thread after the
+// switch; meanwhile the partner can take the lock, complete the operation, wake the
+// goroutine, and both can drop their handles, freeing the channel before the read: a
+// use-after-free (TSan saw it as a race between that read and operator delete). Each
+// round hands one value over a fresh channel whose only handles are the two
+// parties', dropped as soon as each is done.
+TEST(Chan, FreedAtOnceAfterAParkedHandOver) {
+  const int rounds = int(scaled(20000));
+  goro::run([&] {
+    goro::WaitGroup wg;
+    for (int i = 0; i < rounds; ++i) {
+      wg.add(2);
+      goro::Chan<int> ch;
+      goro::go(
+          [&wg](goro::Chan<int> c) {
+            {
+              goro::Chan<int> mine = std::move(c);
+              EXPECT_EQ(mine.recv(), 1);
+            }  // the receiver's handle goes here
+            wg.done();
+          },
+          ch);
+      if (i % 2 == 0) goro::yield();  // often let the receiver park first
+      goro::go(
+          [&wg](goro::Chan<int> c) {
+            {
+              goro::Chan<int> mine = std::move(c);
+              mine.send(1);
+            }  // and the sender's here
+            wg.done();
+          },
+          std::move(ch));
+    }
+    wg.wait();
+  });
+}
+
 TEST(Chan, BetweenPlainThreads) {
   goro::Chan<int> ch;  // unbuffered: both threads block in turn
   goro::Chan<int> back(2);
