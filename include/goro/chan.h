@@ -60,7 +60,7 @@ class Chan {
       : c_(detail::chan_make(capacity, &detail::ElemOpsFor<T>::ops)) {}
   // The nil channel (Go's `var ch chan T`): send and receive block forever, a select
   // never picks it, close throws.
-  static Chan nil() noexcept { return Chan(nullptr); }
+  static Chan nil() noexcept { return Chan(NilTag{}); }
 
   Chan(const Chan& o) noexcept : c_(o.c_) {
     if (c_ != nullptr) detail::chan_retain(c_);
@@ -163,7 +163,10 @@ class Chan {
 
  private:
   friend struct detail::ChanAccess;
-  explicit Chan(std::nullptr_t) noexcept : c_(nullptr) {}
+  // A tag, not std::nullptr_t: the literal 0 converts to a null pointer as readily as
+  // to std::size_t, so a nullptr_t constructor made Chan<T>(0) ambiguous.
+  struct NilTag {};
+  explicit Chan(NilTag) noexcept : c_(nullptr) {}
   detail::ChanCore* c_;
 };
 

@@ -127,8 +127,12 @@ std::size_t select(Cases&&... cases) {
       ++arg;
     };
     (collect(cases), ...);
-    int r = detail::select_impl(erased, m, ndefault != 0);
-    std::size_t chosen = r < 0 ? default_position : position[r];
+    std::size_t chosen = default_position;
+    if constexpr (m > 0) {
+      int r = detail::select_impl(erased, m, ndefault != 0);
+      if (r >= 0) chosen = position[r];
+    }
+    // m == 0: only a default case, which runs at once (Go's `select { default: }`).
     arg = 0;
     auto dispatch = [&](auto& c) {
       if (arg++ == chosen) c.fire();
@@ -205,7 +209,9 @@ class Selector {
   };
   template <class T, class F>
   struct Recv final : Case {
-    Recv(const Chan<T>& c, F&& f) : ch(c), handler(std::move(f)) {}
+    // G: the handler as given (an lvalue is copied, an rvalue moved).
+    template <class G>
+    Recv(const Chan<T>& c, G&& f) : ch(c), handler(std::forward<G>(f)) {}
     detail::SelectCase prepare() override {
       value.reset();
       return {detail::ChanAccess::core(ch), &value, false};
@@ -217,7 +223,9 @@ class Selector {
   };
   template <class T, class F>
   struct Send final : Case {
-    Send(const Chan<T>& c, T&& v, F&& f) : ch(c), value(std::move(v)), handler(std::move(f)) {}
+    template <class G>
+    Send(const Chan<T>& c, T&& v, G&& f)
+        : ch(c), value(std::move(v)), handler(std::forward<G>(f)) {}
     detail::SelectCase prepare() override {
       if constexpr (std::is_copy_constructible_v<T>) {
         pending.emplace(*value);  // the channel moves from the copy, if this case fires
@@ -241,7 +249,8 @@ class Selector {
   };
   template <class F>
   struct Default final : Case {
-    explicit Default(F&& f) : handler(std::move(f)) {}
+    template <class G>
+    explicit Default(G&& f) : handler(std::forward<G>(f)) {}
     detail::SelectCase prepare() override { return {}; }
     void fire() override { handler(); }
     F handler;

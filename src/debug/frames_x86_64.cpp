@@ -9,8 +9,8 @@ namespace goro::detail {
 bool saved_frame(const void* ctx, std::uintptr_t* fp, std::uintptr_t* pc) noexcept {
   if (ctx == nullptr) return false;
   auto* words = static_cast<const std::uintptr_t*>(ctx);
-  *fp = words[6];
-  *pc = words[7];
+  *fp = read_stack_word(words + 6);
+  *pc = read_stack_word(words + 7);
   return true;
 }
 

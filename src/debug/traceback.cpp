@@ -21,6 +21,11 @@
 
 namespace goro::detail {
 
+__attribute__((no_sanitize("address", "thread"))) std::uintptr_t read_stack_word(
+    const std::uintptr_t* p) noexcept {
+  return *static_cast<const volatile std::uintptr_t*>(p);
+}
+
 void TraceOut::put(const char* s) noexcept {
   while (*s != '\0') {
     if (n_ == sizeof buf_) flush();
@@ -97,11 +102,21 @@ const char* state_name(G* g) noexcept {
   return "?";
 }
 
+// Reads a field of a G that the scheduler may be rewriting on another thread (the G
+// finished and its record is being cleared or reused): the writers store these
+// fields atomically (relaxed) for this reader. What is read may mix two lives of the
+// record; a dump of a running world is a snapshot only where each G holds still.
+template <class T>
+T racy_field(const T& field) noexcept {
+  return __atomic_load_n(&field, __ATOMIC_RELAXED);
+}
+
 }  // namespace
 
 void format_goroutine(TraceOut& out, G* g, const char* state_override, std::uintptr_t fp,
                       std::uintptr_t pc) noexcept {
   const char* state = state_override != nullptr ? state_override : state_name(g);
+  const unsigned long long id = racy_field(g->id);
   bool waiting = g->state.load(std::memory_order_acquire) == GState::waiting;
   long minutes = 0;
   if (waiting) {
@@ -109,21 +124,19 @@ void format_goroutine(TraceOut& out, G* g, const char* state_override, std::uint
     if (since != 0) minutes = long((coarse_nanotime() - since) / 60000000000LL);
   }
   if (minutes >= 1)
-    out.putf("goroutine %llu [%s, %ld minutes]:\n", static_cast<unsigned long long>(g->id), state,
-             minutes);
+    out.putf("goroutine %llu [%s, %ld minutes]:\n", id, state, minutes);
   else
-    out.putf("goroutine %llu [%s]:\n", static_cast<unsigned long long>(g->id), state);
+    out.putf("goroutine %llu [%s]:\n", id, state);
 
-  if (fp == 0 && pc == 0 && waiting)
-    saved_frame(__atomic_load_n(&g->ctx, __ATOMIC_RELAXED), &fp, &pc);
+  if (fp == 0 && pc == 0 && waiting) saved_frame(racy_field(g->ctx), &fp, &pc);
   if (pc != 0) put_symbol(out, pc);
-  auto lo = reinterpret_cast<std::uintptr_t>(g->stack_lo);
-  auto hi = reinterpret_cast<std::uintptr_t>(g->stack_hi);
+  auto lo = reinterpret_cast<std::uintptr_t>(racy_field(g->stack_lo));
+  auto hi = reinterpret_cast<std::uintptr_t>(racy_field(g->stack_hi));
   int n = 0;
   while (fp != 0 && fp >= lo && fp + 16 <= hi && n < kMaxFrames) {
     auto* frame = reinterpret_cast<const std::uintptr_t*>(fp);
-    std::uintptr_t ret = frame[1];
-    std::uintptr_t next = frame[0];
+    std::uintptr_t ret = read_stack_word(frame + 1);
+    std::uintptr_t next = read_stack_word(frame);
     if (ret == 0) break;
     put_symbol(out, ret);
     ++n;
@@ -131,9 +144,9 @@ void format_goroutine(TraceOut& out, G* g, const char* state_override, std::uint
     fp = next;
   }
   if (n == kMaxFrames) out.put("...additional frames elided...\n");
-  if (g->created_pc != 0) {
+  if (std::uintptr_t created = racy_field(g->created_pc); created != 0) {
     out.put("created by ");
-    put_symbol(out, g->created_pc);
+    put_symbol(out, created);
   }
   out.put("\n");
 }
@@ -156,7 +169,7 @@ void format_all(TraceOut& out) noexcept {
         if (s == GState::dead) return;
         if (s == GState::running) {
           c->out->putf("goroutine %llu [running]:\n\t(on another thread)\n\n",
-                       static_cast<unsigned long long>(g->id));
+                       static_cast<unsigned long long>(racy_field(g->id)));
           return;
         }
         format_goroutine(*c->out, g, nullptr, 0, 0);

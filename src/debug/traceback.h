@@ -35,6 +35,14 @@ class TraceOut {
   bool demangle_;
 };
 
+// One word of a goroutine's stack, read by a traceback of another goroutine. Nothing
+// stops that goroutine: it may have been resumed since it was seen parked, and be
+// writing the word now, or its stack may already serve another goroutine. Stacks
+// stay mapped, so the read is safe; what it returns may be stale, and the walk
+// stops at any word outside the stack's bounds. Not instrumented by TSan or ASan
+// (a sanitizer would rightly call it a race, or a read of a poisoned frame).
+std::uintptr_t read_stack_word(const std::uintptr_t* p) noexcept;
+
 // The frame pointer and return address saved in a parked goroutine's context
 // (architecture-specific: frames_<arch>.cpp). False where unsupported.
 bool saved_frame(const void* ctx, std::uintptr_t* fp, std::uintptr_t* pc) noexcept;

@@ -665,10 +665,13 @@ inline void prepare(M* m, G* g) {
 void bind_stack(P* p, G* g) {
   char* lo = nullptr;
   char* top = stacks::get(&p->stacks, &lo);
-  g->stack_lo = lo;
-  g->stack_hi = top;
+  // Atomic (relaxed) stores of what a goroutine dump reads from other threads (the
+  // stack bounds and the context): a dump may be formatting this G right now.
+  __atomic_store_n(&g->stack_lo, lo, __ATOMIC_RELAXED);
+  __atomic_store_n(&g->stack_hi, top, __ATOMIC_RELAXED);
   g->min_sp = top;
-  g->ctx = bctx::make_fcontext(top, std::size_t(top - lo), &g_entry);
+  __atomic_store_n(&g->ctx, bctx::make_fcontext(top, std::size_t(top - lo), &g_entry),
+                   __ATOMIC_RELAXED);
 #if defined(GORO_TSAN)
   g->tsan_fiber = __tsan_create_fiber(0);
 #endif
@@ -685,8 +688,10 @@ void release_dead(P* p, G* g) noexcept {
   g->asan_fake_stack = nullptr;
 #endif
   stacks::put(&p->stacks, g->stack_hi, g->min_sp);
-  g->stack_lo = g->stack_hi = nullptr;
-  g->ctx = nullptr;
+  // Atomic (relaxed): a dump may still be formatting this G (see bind_stack).
+  __atomic_store_n(&g->stack_lo, nullptr, __ATOMIC_RELAXED);
+  __atomic_store_n(&g->stack_hi, nullptr, __ATOMIC_RELAXED);
+  __atomic_store_n(&g->ctx, nullptr, __ATOMIC_RELAXED);
   g->state.store(GState::free, std::memory_order_release);
   gfree_put(p, g);
   if (sched.quiesce_waiters.load(std::memory_order_relaxed) != 0) {
@@ -1029,7 +1034,10 @@ Spawn spawn_begin(std::size_t size, std::size_t align) {
         ::operator new(size, std::align_val_t(alignof(std::max_align_t)));
     g->closure_on_heap = true;
   }
-  g->created_pc = reinterpret_cast<std::uintptr_t>(__builtin_return_address(0));
+  // Atomic (relaxed), as the id in spawn_commit: a dump that found this G alive a
+  // moment ago may be reading its record while it is reused.
+  __atomic_store_n(&g->created_pc, reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)),
+                   __ATOMIC_RELAXED);
   return Spawn{g, g->closure()};
 }
 
@@ -1056,7 +1064,7 @@ void spawn_commit(Spawn s, void (*call)(void*), void (*destroy)(void*) noexcept)
   g->destroy = destroy;
   M* m = current_m();
   P* p = m != nullptr ? m->p : nullptr;
-  g->id = new_goid(p);
+  __atomic_store_n(&g->id, new_goid(p), __ATOMIC_RELAXED);  // see spawn_begin
   g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
   g->state.store(GState::runnable, std::memory_order_release);
   if (p != nullptr) {

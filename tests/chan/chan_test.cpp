@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "goro/goro.h"
@@ -50,6 +51,21 @@ TEST(Chan, UnbufferedSendWaitsForTheReceiver) {
     // about the receive, which is checked by the value above; drain done.
     EXPECT_TRUE(done.recv().has_value());
   });
+}
+
+// Regression: api.md spells an unbuffered channel Chan<T>(0), but the literal 0 also
+// converts to std::nullptr_t, and Chan's private nil constructor took one: the call
+// was ambiguous and did not compile.
+static_assert(std::is_constructible_v<goro::Chan<int>, int>, "Chan<T>(0) must compile");
+TEST(Chan, ZeroLiteralCapacityIsUnbuffered) {
+  goro::Chan<int> a(0);
+  auto b = goro::Chan<std::string>(0);
+  EXPECT_FALSE(a.is_nil());
+  EXPECT_FALSE(b.is_nil());
+  EXPECT_EQ(a.capacity(), 0u);
+  EXPECT_EQ(b.capacity(), 0u);
+  EXPECT_FALSE(a.try_send(1));  // unbuffered, nobody receiving
+  EXPECT_TRUE(goro::Chan<int>::nil().is_nil());
 }
 
 TEST(Chan, BufferedHoldsUpToCapacity) {
@@ -184,6 +200,45 @@ TEST(Chan, BufferedValuesAreDestroyedWithTheChannel) {
     EXPECT_EQ(counter.use_count(), 5);
   }
   EXPECT_EQ(counter.use_count(), 1);  // ASan's leak check also watches this
+}
+
+// Regression (fixed in 4df9b10): a channel's lock lives in the channel, and
+// Lock::unlock read the lock (its count of sleepers) after the store that let the
+// next holder in. When a goroutine parks, that unlock runs on its thread after the
+// switch; meanwhile the partner can take the lock, complete the operation, wake the
+// goroutine, and both can drop their handles, freeing the channel before the read: a
+// use-after-free (TSan saw it as a race between that read and operator delete). Each
+// round hands one value over a fresh channel whose only handles are the two
+// parties', dropped as soon as each is done.
+TEST(Chan, FreedAtOnceAfterAParkedHandOver) {
+  const int rounds = int(scaled(20000));
+  goro::run([&] {
+    goro::WaitGroup wg;
+    for (int i = 0; i < rounds; ++i) {
+      wg.add(2);
+      goro::Chan<int> ch;
+      goro::go(
+          [&wg](goro::Chan<int> c) {
+            {
+              goro::Chan<int> mine = std::move(c);
+              EXPECT_EQ(mine.recv(), 1);
+            }  // the receiver's handle goes here
+            wg.done();
+          },
+          ch);
+      if (i % 2 == 0) goro::yield();  // often let the receiver park first
+      goro::go(
+          [&wg](goro::Chan<int> c) {
+            {
+              goro::Chan<int> mine = std::move(c);
+              mine.send(1);
+            }  // and the sender's here
+            wg.done();
+          },
+          std::move(ch));
+    }
+    wg.wait();
+  });
 }
 
 TEST(Chan, BetweenPlainThreads) {

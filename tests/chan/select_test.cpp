@@ -29,6 +29,17 @@ TEST(Select, DefaultWhenNothingReady) {
   EXPECT_EQ(b.size(), 1u);  // the send case did not happen
 }
 
+// Regression: a select with only a default case (Go's `select { default: }`) made
+// GCC 12 at -O2 warn, in select.h, that the case positions "may be used
+// uninitialized" (there are no channel cases to fill them), which -Werror turns into
+// a build failure for any user. This file is built with -Werror.
+TEST(Select, OnlyADefaultCase) {
+  int ran = 0;
+  EXPECT_EQ(goro::select(goro::case_default([&] { ++ran; })), 0u);
+  goro::run([&] { EXPECT_EQ(goro::select(goro::case_default([&] { ++ran; })), 0u); });
+  EXPECT_EQ(ran, 2);
+}
+
 TEST(Select, ReadyCaseRunsItsHandlerOnly) {
   goro::Chan<int> a(1), b(1);
   a.send(5);
@@ -221,6 +232,32 @@ TEST(Selector, SendCaseResendsCopies) {
   sel.select();
   EXPECT_EQ(ch.recv(), 7);
   EXPECT_EQ(ch.recv(), 7);
+}
+
+// Regression: Selector's recv, send and default_case take the handler as a forwarding
+// reference, but the cases' constructors accepted only rvalues, so a named handler
+// (an lvalue) did not compile.
+TEST(Selector, NamedHandlersAreCopied) {
+  goro::Chan<int> in(1), out(1);
+  in.send(4);
+  int got = 0, sent = 0, defaults = 0;
+  auto on_recv = [&](std::optional<int> v) { got += *v; };
+  auto on_send = [&] { ++sent; };
+  auto on_default = [&] { ++defaults; };
+  goro::Selector sel;
+  sel.recv(in, on_recv).send(out, 5, on_send).default_case(on_default);
+  const auto& const_recv = on_recv;
+  goro::Selector sel2;
+  sel2.recv(in, const_recv);
+  for (int k = 0; k < 2; ++k) sel.select();  // the recv and the send case, in some order
+  EXPECT_EQ(got, 4);
+  EXPECT_EQ(sent, 1);
+  EXPECT_EQ(sel.select(), 2u);  // nothing ready: in is empty, out is full
+  EXPECT_EQ(defaults, 1);
+  in.send(6);
+  EXPECT_EQ(sel2.select(), 0u);
+  EXPECT_EQ(got, 10);
+  EXPECT_EQ(out.recv(), 5);
 }
 
 }  // namespace

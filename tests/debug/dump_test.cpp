@@ -4,10 +4,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdint>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "goro/detail/testing.h"
 #include "goro/goro.h"
@@ -139,6 +141,53 @@ TEST(Dump, SigquitPrintsEveryGoroutine) {
       ::testing::ExitedWithCode(2),
       ::testing::AllOf(::testing::HasSubstr("SIGQUIT: quit"), ::testing::HasSubstr("goroutine "),
                        ::testing::HasSubstr("[running]")));
+}
+
+// Regression: a dump formats goroutines that other threads are starting, parking,
+// and finishing meanwhile; it read their ids, stack bounds and creation sites with
+// plain loads while the scheduler rewrote them (a finished G's record is cleared and
+// reused), which TSan reported as races. Dumps run here, from a goroutine and from a
+// plain thread, while goroutines come and go.
+TEST(Dump, WhileGoroutinesStartParkAndFinish) {
+  const int rounds = int(goro_test::scaled(2000));
+  std::atomic<bool> stop{false};
+  std::atomic<long> dumps{0};
+  auto dumper = [&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      std::ostringstream out;
+      goro::debug::dump(out);
+      if (out.str().find("goroutine ") != std::string::npos) dumps.fetch_add(1);
+      goro::yield();
+    }
+  };
+  std::thread from_thread(dumper);
+  goro::run([&] {
+    goro::WaitGroup dumper_done;
+    dumper_done.add(1);
+    goro::go([&] {
+      dumper();
+      dumper_done.done();
+    });
+    for (int i = 0; i < rounds; ++i) {
+      goro::Chan<int> ch;
+      goro::WaitGroup wg;
+      wg.add(2);
+      goro::go([&wg, ch] {
+        ch.recv();
+        wg.done();
+      });
+      goro::go([&wg, ch] {
+        goro::yield();
+        ch.send(1);
+        wg.done();
+      });
+      wg.wait();
+    }
+    stop = true;
+    dumper_done.wait();
+  });
+  from_thread.join();
+  EXPECT_GT(dumps.load(), 0);
 }
 
 }  // namespace
