@@ -13,7 +13,9 @@
 #pragma once
 
 #include "goro/chan.h"
+#include "goro/context.h"
 #include "goro/debug.h"
+#include "goro/group.h"
 #include "goro/runtime.h"
 #include "goro/select.h"
 #include "goro/sync.h"

@@ -6,6 +6,10 @@
 #include <cstddef>
 #include <cstdint>
 
+namespace goro {
+class Context;
+}
+
 namespace goro::detail::testing {
 
 // Blocks (without busy-waiting) until num_goroutines() <= n or the timeout passes;
@@ -38,5 +42,12 @@ std::size_t stack_mappings() noexcept;
 // Stacks reserved (in use or pooled) and the reservation size of each.
 std::size_t stacks_reserved() noexcept;
 std::size_t stack_size() noexcept;
+
+// goro::Context nodes alive now (contexts not yet freed), in the whole process.
+std::int64_t context_nodes_alive() noexcept;
+
+// Children registered with ctx now (cancelled children have detached); 0 for
+// background().
+std::size_t context_children(const goro::Context& ctx) noexcept;
 
 }  // namespace goro::detail::testing
