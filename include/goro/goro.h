@@ -19,3 +19,4 @@
 #include "goro/runtime.h"
 #include "goro/select.h"
 #include "goro/sync.h"
+#include "goro/time.h"

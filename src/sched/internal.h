@@ -1,4 +1,5 @@
-// internal.h — P and M, and what the rest of src/ (debug, sync) may ask the scheduler.
+// internal.h — P and M, and what the rest of src/ (debug, sync, time) may ask the
+// scheduler.
 #pragma once
 
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include "sched/runq.h"
 #include "sched/sched.h"
 #include "stack/stack.h"
+#include "time/timers.h"
 
 namespace goro::detail {
 
@@ -30,6 +32,8 @@ struct P {
   // (load + store; the exit's store is release), read (acquire) by anyone summing
   // num_goroutines(): a count seen to drop orders the exited goroutines' writes.
   std::atomic<std::int64_t> live{0};
+  // This P's timers (src/time/timers.h): armed by anyone, run by whoever holds a P.
+  TimerHeap timers;
 };
 
 // An OS thread running the scheduler loop on its own stack ("g0") and goroutines on
@@ -59,6 +63,18 @@ struct M {
 // Calls f(g) for every G record that holds a goroutine (not free). Racy by design:
 // for dumps.
 void for_each_g(void (*f)(G*, void*), void* arg);
+
+// The Ps, nprocs() of them; null before the runtime starts. Never freed.
+P* all_ps() noexcept;
+
+// time/: a timer was armed at `when` and is its heap's new earliest deadline. Wakes the
+// timed sleeper if it sleeps past `when`, or, when no M sleeps with a deadline, an idle
+// M to become it (Go's wakeNetPoller).
+void timer_armed(std::int64_t when) noexcept;
+// time/: a heap became empty. If no timer is left anywhere, wakes the timed sleeper so
+// that it stops waiting for a deadline nobody needs (and, with nothing else to do, the
+// deadlock detector can run).
+void timers_maybe_gone() noexcept;
 
 // debug/: crash and overflow reporting.
 void install_signal_handlers();

@@ -14,6 +14,11 @@
 // per new piece of work, and only when no M is already spinning; a spinning M that
 // finds work wakes another spinner before running it; one that finds none
 // decrements nmspinning and re-checks every queue before sleeping (I4).
+//
+// Timers (src/time/timers.h, docs/design.md "Timers"): the switch path notices that
+// its P has an expired timer and goes through g0, which runs it; an M about to give
+// up its P runs every P's expired timers; and when every M is idle, exactly one of
+// them, the timed sleeper, waits in idle_wait until the earliest deadline (idle_m).
 #include <cxxabi.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -34,6 +39,7 @@
 
 #include "goro/detail/testing.h"
 #include "goro/runtime.h"
+#include "sched/idle_wait.h"
 #include "sched/internal.h"
 #include "sched/waiter.h"
 
@@ -79,6 +85,11 @@ struct Sched {
   std::atomic<std::int64_t> thread_live{0};  // goroutines started from plain threads
   std::atomic<std::uint64_t> created{0};
   std::atomic<std::uint64_t> migrations{0};
+
+  // The timed sleeper (idle_m): 0 when no M sleeps with a deadline; kClaimed while
+  // one is deciding its deadline; else the deadline it sleeps until. seq_cst: a Dekker
+  // pair with the timer heaps' when0 (see idle_m and timer_armed).
+  std::atomic<std::int64_t> sleeper_until{0};
 
   // Deadlock detection (sched.h).
   std::atomic<std::int32_t> thread_waiters{0};  // plain threads blocked in goro (seq_cst)
@@ -308,8 +319,10 @@ G* global_get(P* p, std::int64_t max) noexcept {
 }
 
 // Owner of p: queues g locally (runnext with next), spilling half to the global
-// queue when the ring is full.
-void put_local(P* p, G* g, bool next) noexcept {
+// queue when the ring is full: to its tail, or with spill_front to its front (the
+// spilled goroutines were next in line here; a woken sleeper should not wait behind
+// everything queued globally).
+void put_local(P* p, G* g, bool next, bool spill_front = false) noexcept {
   if (next) {
     g = p->runq.swap_next(g, sched.nprocs == 1);
     if (g == nullptr) return;
@@ -319,22 +332,43 @@ void put_local(P* p, G* g, bool next) noexcept {
     G* batch = p->runq.grab_half_for_global(g, &n);
     if (batch != nullptr) {
       sched.lock.lock();
-      global_put_batch_locked(batch, g, n);
+      if (spill_front)
+        global_return_front_locked(batch, n);
+      else
+        global_put_batch_locked(batch, g, n);
       sched.lock.unlock();
       return;
     }
   }
 }
 
-// The next goroutine to run on p without leaving the M's current context: the
-// global queue now and then (fairness), the local queue, then the global queue.
-inline __attribute__((always_inline)) G* next_local(P* p) noexcept {
+// Whether p has a timer whose deadline has passed. While p has no timer at all (the
+// common case) this is one relaxed load of a line nobody writes.
+GORO_NOINLINE bool timers_due_slow(std::int64_t when0) noexcept { return nanotime() >= when0; }
+inline bool timers_due(P* p) noexcept {
+  std::int64_t w = p->timers.when0.load(std::memory_order_relaxed);
+  return GORO_UNLIKELY(w != 0) && timers_due_slow(w);
+}
+
+// The next queued goroutine of p: the global queue now and then (fairness), the local
+// queue, then the global queue.
+inline __attribute__((always_inline)) G* next_queued(P* p) noexcept {
   if (GORO_UNLIKELY(p->schedtick % 61 == 0) && sched.gq_size.load(std::memory_order_relaxed) > 0) {
     if (G* g = global_get(p, 1)) return g;
   }
   if (G* g = p->runq.pop(sched.nprocs == 1)) return g;
   if (GORO_LIKELY(sched.gq_size.load(std::memory_order_relaxed) == 0)) return nullptr;
   return global_get(p, 0);
+}
+
+// The next goroutine to run on p without leaving the M's current context (a switch
+// straight from one goroutine to the next), or null to go through g0: when there is
+// none, or when p has an expired timer. Timers are not run here: this runs on the
+// departing goroutine's stack, maybe holding the lock its park will release (a timer
+// that sends on that very channel would deadlock); g0 runs them (find_runnable).
+inline __attribute__((always_inline)) G* next_local(P* p) noexcept {
+  if (timers_due(p)) return nullptr;
+  return next_queued(p);
 }
 
 // ---------------------------------------------------------------------------
@@ -487,6 +521,8 @@ bool deadlocked_locked() noexcept {
 
 [[noreturn]] void report_deadlock() noexcept { fatal("all goroutines are asleep - deadlock!"); }
 
+constexpr std::int64_t kTrimQuietNs = 10'000'000;  // stopm: see there
+
 // Sleeps the M until startm hands it a P.
 void stopm(M* m) {
   sched.lock.lock();
@@ -498,12 +534,68 @@ void stopm(M* m) {
     report_deadlock();
   }
   sched.lock.unlock();
-  stacks::trim();
+  // Give pooled stacks back only when the runtime is going quiet: with a timer due
+  // soon, the goroutines it wakes will want warm stacks again (and trimming costs a
+  // TLB shoot-down per stack).
+  if (std::int64_t e = timers_earliest(); e == 0 || e - nanotime() > kTrimQuietNs) stacks::trim();
   while (m->wake.load(std::memory_order_acquire) == 0) futex_wait(&m->wake, 0);
   m->wake.store(0, std::memory_order_relaxed);
   m->p = m->nextp;
   m->nextp = nullptr;
   m->p->m = m;
+}
+
+// The timed sleeper (runtime.md "Timers"). While timers are armed and every M is idle,
+// exactly one M — whoever claims sched.sleeper_until — waits in idle_wait (the one
+// blocking point a netpoller will take over) until the earliest deadline; the other
+// idle Ms sleep in stopm until handed a P. Arming a timer and falling asleep are a
+// Dekker pair, as I4:
+//   sleeper: claim (CAS 0 -> kClaimed); seq_cst fence; read every heap's when0;
+//            publish the deadline; idle_wait.
+//   armer:   publish its heap's when0; seq_cst fence; read sleeper_until: 0 -> wakep
+//            (no timed sleeper: an idle M comes and becomes it), a later deadline or
+//            kClaimed -> idle_wake (sticky, so a wake before the sleep is not lost).
+// Either the sleeper sees the new timer or the armer sees the sleeper.
+constexpr std::int64_t kClaimed = INT64_MAX;
+
+// m holds no P and is not spinning. Returns once m holds a P again.
+void idle_m(M* m) {
+  for (;;) {
+    // Pairs with timer_armed's fence (via nmspinning or npidle, which the caller has
+    // just updated): an armer that saw neither a spinner nor an idle P published its
+    // timer where we read it now.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    std::int64_t unclaimed = 0;
+    if (timers_earliest() == 0 || !sched.sleeper_until.compare_exchange_strong(
+                                      unclaimed, kClaimed, std::memory_order_seq_cst)) {
+      stopm(m);  // no timers, or another M is the timed sleeper
+      return;
+    }
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    std::int64_t until = timers_earliest();
+    if (until == 0) {  // disarmed meanwhile: give the claim back, then look again
+      sched.sleeper_until.store(0, std::memory_order_seq_cst);
+      continue;
+    }
+    sched.sleeper_until.store(until, std::memory_order_seq_cst);
+    if (until > nanotime()) idle_wait(until);
+    sched.sleeper_until.store(0, std::memory_order_seq_cst);
+    // A deadline passed, or an earlier timer was armed (or a spurious wake-up). Take an
+    // idle P and run what is due (T4: timers run only on an M holding a P).
+    sched.lock.lock();
+    P* p = pidle_get_locked();
+    sched.lock.unlock();
+    if (p != nullptr) {
+      m->p = p;
+      p->m = m;
+      run_all_due_timers(nanotime());
+      return;
+    }
+    // Every P is held: each one's M runs its timers at its scheduling points, and the
+    // first to go idle becomes the timed sleeper.
+    stopm(m);
+    return;
+  }
 }
 
 constexpr std::int64_t kSpinBeforeSleepNs = 30000;
@@ -512,7 +604,8 @@ constexpr std::int64_t kSpinBeforeSleepNs = 30000;
 G* find_runnable(M* m) {
   for (;;) {
     P* p = m->p;
-    if (G* g = next_local(p)) return g;
+    if (timers_due(p)) run_timers(&p->timers, nanotime());
+    if (G* g = next_queued(p)) return g;
 
     // Steal, if spinning is worthwhile (bounded as in Go: spinning Ms <= busy Ps / 2).
     if (sched.nprocs > 1 &&
@@ -525,6 +618,7 @@ G* find_runnable(M* m) {
       // Steal; if nothing, poll briefly before sleeping: a futex sleep and wake-up
       // costs the waker microseconds, more than new work usually takes to appear.
       std::int64_t spin_until = 0;
+      bool timer_due = false;
       for (;;) {
         for (int round = 0; round < 4; ++round) {
           int start = int(fastrand(m->rand) % std::uint64_t(sched.nprocs));
@@ -536,11 +630,24 @@ G* find_runnable(M* m) {
         }
         if (G* g = global_get(p, 0)) return g;
         std::int64_t now = nanotime();
+        std::int64_t w = p->timers.when0.load(std::memory_order_relaxed);
+        if (w != 0 && w <= now) {
+          timer_due = true;
+          break;
+        }
         if (spin_until == 0) spin_until = now + kSpinBeforeSleepNs;
         if (now >= spin_until) break;
         for (int i = 0; i < 64; ++i) cpu_relax();  // poll, but not so often that the
         // owners of the queues we read keep losing their cache lines to us
       }
+      if (timer_due) continue;
+    }
+
+    // Before giving the P up: timers that are due on any P (an idle P's have no M of
+    // their own to run them).
+    if (std::int64_t e = timers_earliest(); e != 0) {
+      std::int64_t now = nanotime();
+      if (e <= now && run_all_due_timers(now) > 0) continue;
     }
 
     // Nothing: give the P back and sleep.
@@ -571,7 +678,7 @@ G* find_runnable(M* m) {
         }
       }
     }
-    stopm(m);
+    idle_m(m);
   }
 }
 
@@ -914,6 +1021,7 @@ void start_locked() {
     pidle_put_locked(p);
   }
   install_signal_handlers();
+  register_wake_source(&timers_pending);  // a pending timer can still wake a goroutine
   g_started.store(true, std::memory_order_release);
 }
 
@@ -944,6 +1052,23 @@ void ensure_started() {
 }
 
 int nprocs() noexcept { return sched.nprocs; }
+
+P* all_ps() noexcept { return sched.ps; }
+
+void timer_armed(std::int64_t when) noexcept {
+  // The Dekker pair with idle_m: the caller's when0 store before our read of the
+  // sleeper's state.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  std::int64_t until = sched.sleeper_until.load(std::memory_order_relaxed);
+  if (until == 0)
+    wakep();  // nobody sleeps with a deadline: an idle M (if any P is idle) comes to look
+  else if (when < until)
+    idle_wake();
+}
+
+void timers_maybe_gone() noexcept {
+  if (sched.sleeper_until.load(std::memory_order_seq_cst) != 0 && !timers_pending()) idle_wake();
+}
 
 void thread_block_begin() noexcept { sched.thread_waiters.fetch_add(1, std::memory_order_seq_cst); }
 void thread_block_cancel() noexcept {
@@ -1003,12 +1128,12 @@ void park(WaitReason reason, bool (*unlockf)(void*), void* arg) {
   switch_out(m, g, next_local(m->p), &act);
 }
 
-void ready(G* g) noexcept {
+void ready(G* g, bool next) noexcept {
   g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
   g->state.store(GState::runnable, std::memory_order_relaxed);
   M* m = current_m();
   if (m != nullptr && m->p != nullptr) {
-    put_local(m->p, g, true);
+    put_local(m->p, g, next, !next);
     if (sched.nprocs > 1) wakep();
   } else {
     global_put(g);
@@ -1139,7 +1264,8 @@ void yield() {
   }
   G* g = m->curg;
   G* next = next_local(m->p);
-  if (next == nullptr) return;
+  // Nothing else to run: carry on, unless a timer is due (g0 runs it; we queue).
+  if (next == nullptr && !timers_due(m->p)) return;
   g->state.store(GState::runnable, std::memory_order_relaxed);
   SwitchAction act;
   act.kind = SwitchAction::requeue;

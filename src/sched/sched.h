@@ -107,10 +107,13 @@ G* current_g() noexcept;  // null on a plain thread and on an M's scheduler cont
 // thread's next context; if it returns false the park is cancelled and the goroutine
 // resumes. Must be called from a goroutine.
 void park(WaitReason reason, bool (*unlockf)(void*), void* arg);
-// Makes a parked goroutine runnable. From a goroutine, it runs next on the caller's P
-// (inheriting the time slice, as Go's runnext); from a plain thread it goes on the
-// global queue and an idle P is woken.
-void ready(G* g) noexcept;
+// Makes a parked goroutine runnable. From a goroutine (or an M's scheduler context), it
+// goes on the caller's P: with `next` it runs next (inheriting the time slice, as Go's
+// runnext), else at the tail of the local queue (timers use that, so that goroutines
+// woken together run in deadline order), spilling to the front of the global queue if
+// the local one is full. From a plain thread it goes on the global queue and an idle
+// P is woken.
+void ready(G* g, bool next = true) noexcept;
 
 // Whether a goroutine or thread that found a sync lock held should spin a little
 // before queueing (iteration `iter`): only on a multicore runtime with other work

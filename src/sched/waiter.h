@@ -45,10 +45,10 @@ struct Waiter {
   }
 
   // Wakes the waiter. The waiter may return and pop its frame at once: touch
-  // nothing of it afterwards.
-  void wake() noexcept {
+  // nothing of it afterwards. `runnext` as for ready().
+  void wake(bool runnext = true) noexcept {
     if (g != nullptr) {
-      ready(g);
+      ready(g, runnext);
       return;
     }
     thread_block_end();

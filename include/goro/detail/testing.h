@@ -39,6 +39,9 @@ const char* stack_guard_mode();
 // Kernel mappings goro's stacks use now (slabs plus mprotect guard splits).
 std::size_t stack_mappings() noexcept;
 
+// Timers armed now on every P's heap (sleepers, Timers, Tickers, after, after_func).
+std::size_t timers_armed() noexcept;
+
 // Stacks reserved (in use or pooled) and the reservation size of each.
 std::size_t stacks_reserved() noexcept;
 std::size_t stack_size() noexcept;

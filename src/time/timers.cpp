@@ -1,0 +1,194 @@
+// timers.cpp — the per-P timer heaps: arming, disarming and running timers. The
+// design and invariants (T1..T5) are in timers.h.
+//
+// The heap is 4-ary, as Go's: a shallower tree than a binary heap (100,000 timers
+// fit in 9 levels), and a node's four children sit in one or two cache lines. Each
+// entry carries a copy of its deadline, so sifting compares without touching the
+// nodes (which live on goroutine stacks all over memory); a moved entry writes its
+// new position into its node, which is what lets timer_del remove it in O(log n).
+#include "time/timers.h"
+
+#include "goro/detail/testing.h"
+#include "sched/internal.h"
+#include "sched/platform.h"
+
+namespace goro::detail {
+namespace {
+
+constexpr std::uint32_t kArity = 4;
+
+// Heap lock held (for every helper below).
+inline void place(TimerHeap* h, std::uint32_t i, TimerHeap::Entry e) noexcept {
+  h->entries[i] = e;
+  e.node->index = i;
+}
+
+void sift_up(TimerHeap* h, std::uint32_t i) noexcept {
+  TimerHeap::Entry e = h->entries[i];
+  while (i > 0) {
+    std::uint32_t parent = (i - 1) / kArity;
+    if (h->entries[parent].when <= e.when) break;
+    place(h, i, h->entries[parent]);
+    i = parent;
+  }
+  place(h, i, e);
+}
+
+void sift_down(TimerHeap* h, std::uint32_t i) noexcept {
+  auto n = std::uint32_t(h->entries.size());
+  TimerHeap::Entry e = h->entries[i];
+  for (;;) {
+    std::uint32_t first = i * kArity + 1;
+    if (first >= n) break;
+    std::uint32_t best = first;
+    std::uint32_t end = first + kArity < n ? first + kArity : n;
+    for (std::uint32_t c = first + 1; c < end; ++c)
+      if (h->entries[c].when < h->entries[best].when) best = c;
+    if (h->entries[best].when >= e.when) break;
+    place(h, i, h->entries[best]);
+    i = best;
+  }
+  place(h, i, e);
+}
+
+void heap_remove(TimerHeap* h, std::uint32_t i) noexcept {
+  TimerHeap::Entry last = h->entries.back();
+  h->entries.pop_back();
+  if (i == h->entries.size()) return;  // it was the last entry
+  place(h, i, last);
+  if (i > 0 && last.when < h->entries[(i - 1) / kArity].when)
+    sift_up(h, i);
+  else
+    sift_down(h, i);
+}
+
+inline void update_when0(TimerHeap* h) noexcept {
+  h->when0.store(h->entries.empty() ? 0 : h->entries[0].when, std::memory_order_relaxed);
+}
+
+// The next deadline of a periodic timer that was due at `when`, as seen at `now`:
+// the first multiple of the period after now (ticks missed by a slow runner are
+// dropped, as Go's tickers drop them).
+std::int64_t next_period(std::int64_t when, std::int64_t period, std::int64_t now) noexcept {
+  std::int64_t missed = now > when ? (now - when) / period : 0;
+  std::int64_t step = period * (missed + 1);
+  return when > INT64_MAX - step ? INT64_MAX : when + step;
+}
+
+}  // namespace
+
+void timer_add(TimerNode* t, std::int64_t when, std::int64_t period) {
+  if (when <= 0) when = 1;  // 0 means "no timer" in when0 (T2)
+  if (t->destroy != nullptr) t->refs.fetch_add(1, std::memory_order_relaxed);  // the heap's (T5)
+  M* m = current_m();
+  P* p = m != nullptr ? m->p : nullptr;
+  if (p == nullptr) p = &all_ps()[cheap_rand() % std::uint32_t(nprocs())];
+  TimerHeap* h = &p->timers;
+  h->lock.lock();
+  GORO_CHECK(t->heap.load(std::memory_order_relaxed) == nullptr, "goro: timer armed twice");
+  t->when = when;
+  t->period = period;
+  h->entries.push_back({when, t});
+  sift_up(h, std::uint32_t(h->entries.size() - 1));
+  t->heap.store(h, std::memory_order_release);
+  bool earliest = t->index == 0;
+  if (earliest) h->when0.store(when, std::memory_order_relaxed);
+  h->lock.unlock();
+  // Only a new earliest deadline of its heap can be earlier than what an idle M
+  // sleeps until: the heap's previous earliest was reported when it was armed.
+  if (earliest) timer_armed(when);
+}
+
+bool timer_del(TimerNode* t) noexcept {
+  for (;;) {
+    TimerHeap* h = t->heap.load(std::memory_order_acquire);
+    if (h == nullptr) return false;  // fired (or firing), or not armed
+    h->lock.lock();
+    if (t->heap.load(std::memory_order_relaxed) != h) {  // moved or fired meanwhile
+      h->lock.unlock();
+      continue;
+    }
+    heap_remove(h, t->index);
+    t->heap.store(nullptr, std::memory_order_release);
+    update_when0(h);
+    bool emptied = h->entries.empty();
+    h->lock.unlock();
+    if (t->destroy != nullptr) timer_unref(t);  // the heap's reference; the caller holds one
+    if (emptied) timers_maybe_gone();
+    return true;
+  }
+}
+
+int run_timers(TimerHeap* h, std::int64_t now) {
+  int fired = 0;
+  for (;;) {
+    // Take a batch of due timers under one lock round, then fire them unlocked (T3:
+    // once taken off, or re-armed, a firing can no longer be stopped).
+    constexpr int kBatch = 32;
+    TimerNode* batch[kBatch];
+    int n = 0;
+    h->lock.lock();
+    while (n < kBatch && !h->entries.empty() && h->entries[0].when <= now) {
+      TimerNode* t = h->entries[0].node;
+      if (t->period > 0) {
+        t->when = next_period(t->when, t->period, now);
+        h->entries[0].when = t->when;
+        sift_down(h, 0);
+        if (t->destroy != nullptr) t->refs.fetch_add(1, std::memory_order_relaxed);  // ours
+      } else {
+        heap_remove(h, 0);
+        // The heap's reference (if counted) passes to us.
+        t->heap.store(nullptr, std::memory_order_release);
+      }
+      batch[n++] = t;
+    }
+    update_when0(h);
+    h->lock.unlock();
+    for (int i = 0; i < n; ++i) {
+      TimerNode* t = batch[i];
+      bool counted = t->destroy != nullptr;  // read first: an uncounted t may be gone after fire
+      t->fire(t, now);
+      if (counted) timer_unref(t);
+    }
+    fired += n;
+    if (n < kBatch) return fired;
+  }
+}
+
+int run_all_due_timers(std::int64_t now) {
+  if (!started()) return 0;
+  P* ps = all_ps();
+  int fired = 0;
+  for (int i = 0, n = nprocs(); i < n; ++i) {
+    std::int64_t w = ps[i].timers.when0.load(std::memory_order_relaxed);
+    if (w != 0 && w <= now) fired += run_timers(&ps[i].timers, now);
+  }
+  return fired;
+}
+
+std::int64_t timers_earliest() noexcept {
+  if (!started()) return 0;
+  P* ps = all_ps();
+  std::int64_t earliest = 0;
+  for (int i = 0, n = nprocs(); i < n; ++i) {
+    std::int64_t w = ps[i].timers.when0.load(std::memory_order_relaxed);
+    if (w != 0 && (earliest == 0 || w < earliest)) earliest = w;
+  }
+  return earliest;
+}
+
+bool timers_pending() noexcept { return timers_earliest() != 0; }
+
+std::size_t testing::timers_armed() noexcept {
+  if (!started()) return 0;
+  P* ps = all_ps();
+  std::size_t n = 0;
+  for (int i = 0, np = nprocs(); i < np; ++i) {
+    ps[i].timers.lock.lock();
+    n += ps[i].timers.entries.size();
+    ps[i].timers.lock.unlock();
+  }
+  return n;
+}
+
+}  // namespace goro::detail

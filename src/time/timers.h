@@ -1,0 +1,109 @@
+// timers.h — timers inside the runtime: a deadline and what to do when it passes,
+// kept in per-P 4-ary min-heaps (Go's runtime/time.go) and run by the scheduler.
+// goro/time.h (sleep_for, Timer, Ticker, after, after_func) is built on this.
+//
+// Where timers live. Each P has a TimerHeap with its own lock, so that any thread may
+// arm a timer on it: a goroutine arms on its M's P; a plain thread, or an M without a
+// P, on a random P. 100,000 sleeping goroutines spread over the Ps' heaps and never
+// meet on one lock.
+//
+// Who runs them (docs/design.md "Timers"):
+//  - the M holding a P runs that P's expired timers at scheduling points: the switch
+//    path notices one (next_local in sched.cpp: one relaxed load while the heap is
+//    empty) and goes through g0, which runs them (find_runnable);
+//  - an M about to give up its P runs every P's expired timers (idle Ps' heaps have
+//    no M of their own);
+//  - when every M is idle and timers are armed, exactly one M sleeps until the
+//    earliest deadline (sched.cpp, "the timed sleeper"; idle_wait.h), then takes an
+//    idle P and runs what is due. Arming a timer earlier than that sleep's deadline
+//    wakes it (timer_armed, Go's wakeNetPoller).
+//
+// Invariants:
+//  T1. A node is on at most one heap. `heap` says which (null: not armed); it is
+//      written only under that heap's lock. `when`, `period` and `index` are guarded
+//      by the lock of the heap the node is on.
+//  T2. A heap's `when0` is its earliest deadline, or 0 when it is empty; written under
+//      its lock, read by anyone (relaxed: a stale value only delays or repeats a look).
+//  T3. Each arming of a node ends exactly once: either timer_del takes it off (and
+//      returns true) or a runner pops it to fire (a periodic node is re-armed in place
+//      instead, and fires once per period). Both happen under the heap's lock, so
+//      "stop returns true iff it prevented the fire" holds.
+//  T4. Timers run only on an M that holds a P, so that at one P they fire one at a
+//      time, in deadline order, and what they wake goes to that P's local queue.
+//  T5. Reference-counted nodes (destroy != null): the heap holds a reference while the
+//      node is armed, and a runner holds one while it calls fire. A node that is not
+//      counted (a sleeper's, on its own stack) is never touched after fire returns
+//      (fire's wake-up may let its owner return at once).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "goro/detail/sema.h"
+
+namespace goro::detail {
+
+struct TimerHeap;
+
+// A deadline and what to do when it passes. Embed it (a sleeper's on its stack, a
+// goro::Timer's in its heap-allocated core).
+struct TimerNode {
+  // Set before the node is first armed; constant while an arming or fire can be in
+  // flight. fire(t, now) runs without any lock held, on an M that holds a P (T4),
+  // once per arming (once per period for a periodic node). It must not block.
+  void (*fire)(TimerNode* t, std::int64_t now) noexcept = nullptr;
+  // Reference counting (T5); null for a node that is not counted.
+  void (*destroy)(TimerNode* t) noexcept = nullptr;
+  std::atomic<std::uint32_t> refs{1};
+  // Serialises the owner's operations on this node (arm, stop, reset) when several
+  // threads may do them at once (a goro::Timer shared by goroutines). Never taken by
+  // a runner. Lock order: op, then a heap's lock.
+  Lock op;
+
+  // T1: guarded by the lock of `heap`.
+  std::int64_t when = 0;
+  std::int64_t period = 0;  // > 0: re-armed every period after it fires (a ticker)
+  std::uint32_t index = 0;  // position in heap->entries
+  // release stores (under the heap's lock), acquire loads: whoever sees the node off
+  // a heap also sees everything the heap's last holder did to it.
+  std::atomic<TimerHeap*> heap{nullptr};
+};
+
+// One P's timers (T1, T2). Its own cache line: other threads arm timers on it, and the
+// owner's switch path reads when0.
+struct alignas(64) TimerHeap {
+  Lock lock;
+  std::atomic<std::int64_t> when0{0};  // T2
+  struct Entry {
+    std::int64_t when;  // a copy of node->when: sifting reads no node
+    TimerNode* node;
+  };
+  std::vector<Entry> entries;  // guarded by lock: a 4-ary min-heap on when
+};
+
+// Arms t to fire at `when` (ns on CLOCK_MONOTONIC, the clock of
+// std::chrono::steady_clock), then every `period` ns if period > 0. t must not be
+// armed. On the caller's P's heap, else a random P's. The runtime must be started.
+void timer_add(TimerNode* t, std::int64_t when, std::int64_t period);
+// Disarms t if it is armed; returns whether it was (T3: true means this call
+// prevented the fire).
+bool timer_del(TimerNode* t) noexcept;
+// Drops a reference to a counted node (T5); the last one destroys it.
+inline void timer_unref(TimerNode* t) noexcept {
+  // acq_rel: the last holder sees every other holder's use of the node.
+  if (t->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) t->destroy(t);
+}
+
+// Scheduler side (T4: the caller holds a P). Runs h's timers whose deadline is <= now;
+// returns how many fired.
+int run_timers(TimerHeap* h, std::int64_t now);
+// Runs every P's due timers; returns how many fired.
+int run_all_due_timers(std::int64_t now);
+// The earliest deadline armed on any P, or 0 if none.
+std::int64_t timers_earliest() noexcept;
+// Whether any timer is armed on any P (for the deadlock detector: a pending timer can
+// still wake a goroutine).
+bool timers_pending() noexcept;
+
+}  // namespace goro::detail
