@@ -92,6 +92,7 @@ void sleep_until_ns(std::int64_t deadline_ns) {
   Waiter w;
   SleepNode n;
   n.fire = &sleep_fire;
+  n.removable = false;  // a sleep is never cancelled
   n.waiter = &w;
   n.deadline = deadline_ns;
   w.wait(WaitReason::sleep, &sleep_arm, &n);

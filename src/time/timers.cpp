@@ -20,10 +20,11 @@ constexpr std::uint32_t kArity = 4;
 // Heap lock held (for every helper below).
 inline void place(TimerHeap* h, std::uint32_t i, TimerHeap::Entry e) noexcept {
   h->entries[i] = e;
-  e.node->index = i;
+  if (e.removable()) e.node()->index = i;
 }
 
-void sift_up(TimerHeap* h, std::uint32_t i) noexcept {
+// Returns where the entry ended up.
+std::uint32_t sift_up(TimerHeap* h, std::uint32_t i) noexcept {
   TimerHeap::Entry e = h->entries[i];
   while (i > 0) {
     std::uint32_t parent = (i - 1) / kArity;
@@ -32,6 +33,7 @@ void sift_up(TimerHeap* h, std::uint32_t i) noexcept {
     i = parent;
   }
   place(h, i, e);
+  return i;
 }
 
 void sift_down(TimerHeap* h, std::uint32_t i) noexcept {
@@ -88,10 +90,9 @@ void timer_add(TimerNode* t, std::int64_t when, std::int64_t period) {
   GORO_CHECK(t->heap.load(std::memory_order_relaxed) == nullptr, "goro: timer armed twice");
   t->when = when;
   t->period = period;
-  h->entries.push_back({when, t});
-  sift_up(h, std::uint32_t(h->entries.size() - 1));
+  h->entries.push_back({when, reinterpret_cast<std::uintptr_t>(t) | (t->removable ? 1u : 0u)});
+  bool earliest = sift_up(h, std::uint32_t(h->entries.size() - 1)) == 0;
   t->heap.store(h, std::memory_order_release);
-  bool earliest = t->index == 0;
   if (earliest) h->when0.store(when, std::memory_order_relaxed);
   h->lock.unlock();
   // Only a new earliest deadline of its heap can be earlier than what an idle M
@@ -100,6 +101,7 @@ void timer_add(TimerNode* t, std::int64_t when, std::int64_t period) {
 }
 
 bool timer_del(TimerNode* t) noexcept {
+  GORO_CHECK(t->removable, "goro: timer_del on a timer that is not removable");
   for (;;) {
     TimerHeap* h = t->heap.load(std::memory_order_acquire);
     if (h == nullptr) return false;  // fired (or firing), or not armed
@@ -129,7 +131,7 @@ int run_timers(TimerHeap* h, std::int64_t now) {
     int n = 0;
     h->lock.lock();
     while (n < kBatch && !h->entries.empty() && h->entries[0].when <= now) {
-      TimerNode* t = h->entries[0].node;
+      TimerNode* t = h->entries[0].node();
       if (t->period > 0) {
         t->when = next_period(t->when, t->period, now);
         h->entries[0].when = t->when;

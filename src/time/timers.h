@@ -55,6 +55,10 @@ struct TimerNode {
   void (*fire)(TimerNode* t, std::int64_t now) noexcept = nullptr;
   // Reference counting (T5); null for a node that is not counted.
   void (*destroy)(TimerNode* t) noexcept = nullptr;
+  // Whether timer_del may be called on it. A node that is never disarmed (a sleep's)
+  // has no need for `index`, and the heap does not write it: the node sits on a cold
+  // goroutine stack, and that write was most of the cost of a heap operation.
+  bool removable = true;
   std::atomic<std::uint32_t> refs{1};
   // Serialises the owner's operations on this node (arm, stop, reset) when several
   // threads may do them at once (a goro::Timer shared by goroutines). Never taken by
@@ -64,11 +68,13 @@ struct TimerNode {
   // T1: guarded by the lock of `heap`.
   std::int64_t when = 0;
   std::int64_t period = 0;  // > 0: re-armed every period after it fires (a ticker)
-  std::uint32_t index = 0;  // position in heap->entries
+  std::uint32_t index = 0;  // position in heap->entries (kept only if removable)
   // release stores (under the heap's lock), acquire loads: whoever sees the node off
   // a heap also sees everything the heap's last holder did to it.
   std::atomic<TimerHeap*> heap{nullptr};
 };
+
+static_assert(alignof(TimerNode) >= 2, "TimerHeap::Entry keeps a flag in a node pointer's bit 0");
 
 // One P's timers (T1, T2). Its own cache line: other threads arm timers on it, and the
 // owner's switch path reads when0.
@@ -77,7 +83,12 @@ struct alignas(64) TimerHeap {
   std::atomic<std::int64_t> when0{0};  // T2
   struct Entry {
     std::int64_t when;  // a copy of node->when: sifting reads no node
-    TimerNode* node;
+    // The node; bit 0 set if it is removable (nodes are at least 8-byte aligned).
+    std::uintptr_t bits;
+    TimerNode* node() const noexcept {
+      return reinterpret_cast<TimerNode*>(bits & ~std::uintptr_t(1));
+    }
+    bool removable() const noexcept { return (bits & 1) != 0; }
   };
   std::vector<Entry> entries;  // guarded by lock: a 4-ary min-heap on when
 };
