@@ -2,7 +2,8 @@
 // run, figures as RESULT lines. bench/go/ has the same programs in Go, and
 // bench/threads/ the std::thread versions, with the same parameters.
 //
-//   goro_workloads spawn|yield|pingpong|ring|park|mpmc|select|fib|mutex|idle [--n N] [--quick]
+//   goro_workloads spawn|yield|pingpong|ring|park|mpmc|select|fib|mutex|sleep|idle [--n N]
+//                  [--quick]
 //   goro_workloads ring [--n GOROUTINES] [--rounds R]
 //
 // The number of Ps comes from GORO_PROCS (bench/compare sets it).
@@ -301,6 +302,39 @@ void mutex(long n) {
   bench::result("mutex", "goro", goro::procs(), "ns_per_lock", bench::median(ns), "ns");
 }
 
+// sleep: n goroutines sleeping i % 100 + 1 ms each, all at once; figures: wall ms
+// from the first spawn to the last wake-up (ideal: 100), and the 99th percentile of
+// lateness (how long after its deadline each sleeper resumed), in ms.
+void sleep_bench(long n) {
+  std::vector<double> wall, p99;
+  for (int rep = 0; rep < kReps; ++rep) {
+    std::vector<std::int64_t> late(std::size_t(n), 0);
+    double ms = goro::run([n, &late] {
+      goro::WaitGroup wg;
+      wg.add(n);
+      auto t0 = bench::Clock::now();
+      for (long i = 0; i < n; ++i)
+        goro::go([&wg, &late, i] {
+          auto d = std::chrono::milliseconds(i % 100 + 1);
+          auto deadline = goro::Clock::now() + d;
+          goro::sleep_for(d);
+          late[std::size_t(i)] = (goro::Clock::now() - deadline).count();
+          wg.done();
+        });
+      wg.wait();
+      return bench::ns_since(t0) / 1e6;
+    });
+    for (std::int64_t l : late)
+      if (l < 0) wrong("sleep: woke before its deadline", l, 0);
+    std::sort(late.begin(), late.end());
+    wall.push_back(ms);
+    p99.push_back(double(late[late.size() * 99 / 100]) / 1e6);
+  }
+  int p = goro::procs();
+  bench::result("sleep", "goro", p, "wall_ms", bench::median(wall), "ms");
+  bench::result("sleep", "goro", p, "p99_late_ms", bench::median(p99), "ms");
+}
+
 // idle: the runtime started with all Ps and nothing to do: CPU used in `seconds`
 // while the main thread sleeps outside any goroutine. A few goroutines that yield
 // first wake every M, so all of them exist and have gone back to sleep.
@@ -326,7 +360,8 @@ void idle(int seconds) {
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr,
-                 "usage: goro_workloads spawn|yield|pingpong|ring|park|mpmc|select|fib|mutex|idle "
+                 "usage: goro_workloads "
+                 "spawn|yield|pingpong|ring|park|mpmc|select|fib|mutex|sleep|idle "
                  "[--n N] [--rounds R] [--quick]\n");
     return 2;
   }
@@ -352,6 +387,8 @@ int main(int argc, char** argv) {
     fib(bench::arg_n(argc, argv, quick ? 27 : 32));
   } else if (std::strcmp(w, "mutex") == 0) {
     mutex(bench::arg_n(argc, argv, quick ? 1000000 : 10000000));
+  } else if (std::strcmp(w, "sleep") == 0) {
+    sleep_bench(bench::arg_n(argc, argv, quick ? 10000 : 100000));
   } else if (std::strcmp(w, "idle") == 0) {
     idle(int(bench::arg_n(argc, argv, quick ? 1 : 5)));
   } else {

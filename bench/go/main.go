@@ -1,7 +1,7 @@
 // The comparison suite's Go column: the same workloads as bench/workloads.cpp, with
 // the same parameters and the same RESULT lines.
 //
-//	go_workloads spawn|yield|pingpong|ring|park|mpmc|select|fib|mutex|idle [--n N] [--quick]
+//	go_workloads spawn|yield|pingpong|ring|park|mpmc|select|fib|mutex|sleep|idle [--n N] [--quick]
 //	go_workloads ring [--n GOROUTINES] [--rounds R]
 //
 // GOMAXPROCS comes from the environment (bench/compare sets it).
@@ -342,6 +342,38 @@ func mutex(n int) {
 	result("mutex", runtime.GOMAXPROCS(0), "ns_per_lock", median(ns), "ns")
 }
 
+// sleepBench: n goroutines sleeping i%100+1 ms each, all at once: wall ms from the
+// first spawn to the last wake-up, and the 99th percentile of lateness in ms.
+func sleepBench(n int) {
+	var wall, p99 []float64
+	for rep := 0; rep < reps; rep++ {
+		late := make([]int64, n)
+		var wg sync.WaitGroup
+		wg.Add(n)
+		t0 := time.Now()
+		for i := 0; i < n; i++ {
+			go func(i int) {
+				d := time.Duration(i%100+1) * time.Millisecond
+				deadline := time.Now().Add(d)
+				time.Sleep(d)
+				late[i] = int64(time.Since(deadline))
+				wg.Done()
+			}(i)
+		}
+		wg.Wait()
+		wall = append(wall, float64(time.Since(t0).Nanoseconds())/1e6)
+		sort.Slice(late, func(a, b int) bool { return late[a] < late[b] })
+		if late[0] < 0 {
+			fmt.Fprintln(os.Stderr, "sleep: woke before its deadline", late[0])
+			os.Exit(1)
+		}
+		p99 = append(p99, float64(late[len(late)*99/100])/1e6)
+	}
+	p := runtime.GOMAXPROCS(0)
+	result("sleep", p, "wall_ms", median(wall), "ms")
+	result("sleep", p, "p99_late_ms", median(p99), "ms")
+}
+
 func cpuSeconds() float64 {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -363,7 +395,7 @@ func idle(seconds int) {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: go_workloads spawn|yield|pingpong|ring|park|mpmc|select|fib|mutex|idle [--n N] [--rounds R] [--quick]")
+		fmt.Fprintln(os.Stderr, "usage: go_workloads spawn|yield|pingpong|ring|park|mpmc|select|fib|mutex|sleep|idle [--n N] [--rounds R] [--quick]")
 		os.Exit(2)
 	}
 	quick := false
@@ -414,6 +446,8 @@ func main() {
 		fib(pick(32, 27))
 	case "mutex":
 		mutex(pick(10000000, 1000000))
+	case "sleep":
+		sleepBench(pick(100000, 10000))
 	case "idle":
 		idle(pick(5, 1))
 	default:
