@@ -40,6 +40,7 @@
 #include "goro/detail/testing.h"
 #include "goro/runtime.h"
 #include "sched/idle_wait.h"
+#include "netpoll/netpoll.h"
 #include "sched/internal.h"
 #include "sched/waiter.h"
 
@@ -95,6 +96,14 @@ struct Sched {
   std::atomic<std::int32_t> thread_waiters{0};  // plain threads blocked in goro (seq_cst)
   std::atomic<std::int32_t> runtime_threads{0};
   std::atomic<bool (*)() noexcept> wake_sources[8] = {};
+
+  // The netpoller (src/netpoll, runtime.md "Netpoller"). At most one M blocks in
+  // netpoll() at a time: the one that swapped lastpoll to 0. lastpoll is when the
+  // network was last polled (nanotime), 0 while an M is blocked in it; seq_cst, it
+  // pairs with a waiter's count in netpoll_need_poller. poller_m is that M while it
+  // may be handed a P (startm, when no M sleeps on its futex), guarded by lock.
+  std::atomic<std::int64_t> lastpoll{1};
+  M* poller_m = nullptr;
 
   // wait_goroutines_at_most: exiting goroutines bump quiesce_seq when someone waits.
   std::atomic<std::uint32_t> quiesce_waiters{0};
@@ -431,6 +440,16 @@ void startm(P* p, bool spinning) {
   if (m != nullptr) {
     sched.midle = m->link;
     --sched.nmidle;
+  } else if (sched.poller_m != nullptr) {
+    // No M sleeps on its futex, but one is blocked in the network poller: hand it
+    // the P and break its poll rather than start another thread (block_in_netpoll).
+    m = sched.poller_m;
+    sched.poller_m = nullptr;
+    m->nextp = p;
+    m->spinning = spinning;
+    sched.lock.unlock();
+    netpoll_break();
+    return;
   }
   sched.lock.unlock();
   if (m == nullptr) {
@@ -600,12 +619,73 @@ void idle_m(M* m) {
 
 constexpr std::int64_t kSpinBeforeSleepNs = 30000;
 
+// ---------------------------------------------------------------------------
+// The network poller's place in the scheduler (runtime.md "Netpoller";
+// src/netpoll/netpoll.h). Ready goroutines are found two ways: an M that runs out of
+// local work polls without blocking before it steals, and an M with nothing at all
+// to do blocks in the poller instead of sleeping, if someone waits on the network
+// and no other M is already blocked there (lastpoll == 0 says one is). That M is
+// not on the idle list; startm hands it a P (breaking its poll) only when no M
+// sleeps on its futex.
+
+// A G taken off a poll descriptor, about to run without passing a run queue.
+inline void mark_ready(G* g) noexcept {
+  g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
+  g->state.store(GState::runnable, std::memory_order_relaxed);
+}
+
+// An M holding a P, out of local work: a goroutine the network made ready (the
+// others are queued on its P), or null. Skipped while an M is blocked in the poller: it gets the
+// events.
+G* poll_network() noexcept {
+  if (!netpoll_has_waiters() || sched.lastpoll.load(std::memory_order_relaxed) == 0) return nullptr;
+  GList list = netpoll(0);
+  G* g = list.pop();
+  if (g == nullptr) return nullptr;
+  mark_ready(g);
+  ready_list(list);  // onto p, which the caller owns
+  return g;
+}
+
+// m holds no P and found no work, and it swapped lastpoll to 0: it is the one M
+// blocked in the poller. Returns a goroutine to run, with m holding a P; or null,
+// with m->p set when it should look for work again and null when it should sleep.
+G* block_in_netpoll(M* m) {
+  sched.lock.lock();
+  sched.poller_m = m;
+  sched.lock.unlock();
+  GList list = netpoll(-1);
+  sched.lastpoll.store(nanotime(), std::memory_order_seq_cst);
+  sched.lock.lock();
+  P* p;
+  if (sched.poller_m == m) {
+    sched.poller_m = nullptr;
+    p = pidle_get_locked();
+  } else {
+    p = m->nextp;  // startm handed us a P (and maybe the spinning role)
+    m->nextp = nullptr;
+  }
+  sched.lock.unlock();
+  if (p == nullptr) {
+    ready_list(list);  // no P: onto the global queue, for the busy Ps
+    return nullptr;
+  }
+  m->p = p;
+  p->m = m;
+  G* g = list.pop();
+  if (g == nullptr) return nullptr;
+  mark_ready(g);
+  ready_list(list);
+  return g;
+}
+
 // g0: finds a goroutine to run, sleeping when there is none. Returns holding a P.
 G* find_runnable(M* m) {
   for (;;) {
     P* p = m->p;
     if (timers_due(p)) run_timers(&p->timers, nanotime());
     if (G* g = next_queued(p)) return g;
+    if (G* g = poll_network()) return g;
 
     // Steal, if spinning is worthwhile (bounded as in Go: spinning Ms <= busy Ps / 2).
     if (sched.nprocs > 1 &&
@@ -677,6 +757,13 @@ G* find_runnable(M* m) {
           continue;
         }
       }
+    }
+    // Someone waits on the network and nobody polls it: block in the poller (the one
+    // M that swaps lastpoll to 0) instead of sleeping.
+    if (netpoll_has_waiters() && sched.lastpoll.exchange(0, std::memory_order_seq_cst) != 0) {
+      if (G* g = block_in_netpoll(m)) return g;
+      if (m->p == nullptr) stopm(m);
+      continue;
     }
     idle_m(m);
   }
@@ -1139,6 +1226,43 @@ void ready(G* g, bool next) noexcept {
     global_put(g);
     wakep();
   }
+}
+
+void ready_list(GList list) noexcept {
+  if (list.empty()) return;
+  for (G* g = list.head; g != nullptr; g = g->schedlink) mark_ready(g);
+  M* m = current_m();
+  if (m != nullptr && m->p != nullptr) {
+    while (G* g = list.pop()) put_local(m->p, g, false);
+  } else {
+    sched.lock.lock();
+    global_put_batch_locked(list.head, list.tail, list.n);
+    sched.lock.unlock();
+  }
+  wakep();  // an idle P may share them (its spinner steals half)
+}
+
+void netpoll_need_poller() noexcept {
+  // The caller raised the waiter count (seq_cst) first. An M blocked in the poller
+  // (lastpoll == 0) will see the event; else wake an idle P's M, which polls once it
+  // finds nothing else. A spinning or running M that goes idle reads the count after
+  // giving up its P (seq_cst), so if wakep sees no idle P and no spinner, that M sees
+  // the count (the argument of I4).
+  if (sched.lastpoll.load(std::memory_order_seq_cst) == 0) return;
+  wakep();
+}
+
+int poll_network_if_stale(std::int64_t stale_ns) noexcept {
+  if (!netpoll_inited() || !netpoll_has_waiters()) return 0;
+  std::int64_t last = sched.lastpoll.load(std::memory_order_relaxed);
+  std::int64_t now = nanotime();
+  if (last == 0 || now - last < stale_ns) return 0;
+  // Claim this poll (and keep lastpoll non-zero: an M may be deciding to block).
+  if (!sched.lastpoll.compare_exchange_strong(last, now, std::memory_order_seq_cst)) return 0;
+  GList list = netpoll(0);
+  int n = list.n;
+  ready_list(list);
+  return n;
 }
 
 void for_each_g(void (*f)(G*, void*), void* arg) {
