@@ -1,7 +1,7 @@
 // http_threads.cpp — the http benchmark's thread-per-connection server (bench.md
 // "http"): the same program as goro's examples/http_server.cpp — keep-alive,
 // pipelined request heads answered in order with "Hello, World!", the same buffer
-// sizes and parsing — with blocking sockets and one std::thread (default attributes)
+// size and parsing — with blocking sockets and one std::thread (default attributes)
 // per connection instead of a goroutine.
 //
 //   http_threads [port | host:port]        (default :8080)
@@ -35,7 +35,12 @@ constexpr std::string_view kBadRequest =
     "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
 constexpr std::size_t kInBuf = 2048;
-constexpr std::size_t kOutBuf = 1024;
+constexpr int kBatch = 16;
+const std::string kOkBatch = [] {
+  std::string s;
+  for (int i = 0; i < kBatch; ++i) s += kOk;
+  return s;
+}();
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -126,17 +131,25 @@ bool write_all(int fd, const char* p, std::size_t n) {
   return true;
 }
 
+bool answer_ok(int fd, std::size_t n) {
+  while (n > 0) {
+    std::size_t k = std::min<std::size_t>(n, kBatch);
+    if (!write_all(fd, kOkBatch.data(), k * kOk.size())) return false;
+    n -= k;
+  }
+  return true;
+}
+
 void serve(int fd) {
   char in[kInBuf];
-  char out[kOutBuf];
   std::size_t have = 0, skip = 0;
   for (;;) {
     ssize_t n = ::read(fd, in + have, kInBuf - have);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     have += std::size_t(n);
-    std::size_t pos = 0, out_len = 0;
-    bool close = false, failed = false;
+    std::size_t pos = 0, ok = 0;
+    bool done = false;
     for (;;) {
       if (skip > 0) {
         std::size_t k = std::min(skip, have - pos);
@@ -147,21 +160,16 @@ void serve(int fd) {
       Head h = parse_head(std::string_view(in + pos, have - pos));
       if (h.size == 0) break;
       pos += h.size;
-      std::string_view answer = h.bad ? kBadRequest : h.close ? kOkClose : kOk;
-      if (out_len + answer.size() > kOutBuf) {
-        if (!write_all(fd, out, out_len)) failed = true;
-        out_len = 0;
-      }
-      std::memcpy(out + out_len, answer.data(), answer.size());
-      out_len += answer.size();
       if (h.bad || h.close) {
-        close = true;
+        std::string_view last = h.bad ? kBadRequest : kOkClose;
+        if (answer_ok(fd, ok)) write_all(fd, last.data(), last.size());
+        done = true;
         break;
       }
+      ++ok;
       skip = h.content_length;
     }
-    if (out_len > 0 && !write_all(fd, out, out_len)) failed = true;
-    if (close || failed) break;
+    if (done || !answer_ok(fd, ok)) break;
     std::memmove(in, in + pos, have - pos);
     have -= pos;
     if (have == kInBuf) {

@@ -1,7 +1,7 @@
 // The http benchmark's Go server (bench.md "http"): the same program as goro's
 // examples/http_server.cpp — one goroutine per connection over a raw net.Conn (not
 // net/http), keep-alive, pipelined request heads answered in order with
-// "Hello, World!" — with the same buffer sizes and the same parsing.
+// "Hello, World!" — with the same buffer size and the same parsing.
 //
 //	go_http [port | host:port]    (default :8080)
 //
@@ -24,9 +24,11 @@ var (
 )
 
 const (
-	inBuf  = 2048
-	outBuf = 1024
+	inBuf = 2048
+	batch = 16 // up to batch answers in one write
 )
+
+var okBatch = bytes.Repeat(ok, batch)
 
 func hasToken(value, token string) bool {
 	for _, item := range strings.Split(value, ",") {
@@ -110,10 +112,24 @@ func parseHead(data []byte) head {
 	return h
 }
 
+// answerOK writes n "200 OK" answers.
+func answerOK(c net.Conn, n int) error {
+	for n > 0 {
+		k := n
+		if k > batch {
+			k = batch
+		}
+		if _, err := c.Write(okBatch[:k*len(ok)]); err != nil {
+			return err
+		}
+		n -= k
+	}
+	return nil
+}
+
 func serve(c net.Conn) {
 	defer c.Close()
 	in := make([]byte, inBuf)
-	out := make([]byte, 0, outBuf)
 	have, skip := 0, 0
 	for {
 		n, err := c.Read(in[have:])
@@ -121,9 +137,7 @@ func serve(c net.Conn) {
 			return
 		}
 		have += n
-		pos := 0
-		out = out[:0]
-		closeAfter := false
+		pos, pending := 0, 0
 		for {
 			if skip > 0 {
 				k := skip
@@ -141,31 +155,20 @@ func serve(c net.Conn) {
 				break
 			}
 			pos += h.size
-			answer := ok
-			if h.bad {
-				answer = badRequest
-			} else if h.close {
-				answer = okClose
-			}
-			if len(out)+len(answer) > outBuf {
-				if _, err := c.Write(out); err != nil {
-					return
-				}
-				out = out[:0]
-			}
-			out = append(out, answer...)
 			if h.bad || h.close {
-				closeAfter = true
-				break
-			}
-			skip = h.contentLength
-		}
-		if len(out) > 0 {
-			if _, err := c.Write(out); err != nil {
+				if answerOK(c, pending) == nil {
+					if h.bad {
+						c.Write(badRequest)
+					} else {
+						c.Write(okClose)
+					}
+				}
 				return
 			}
+			pending++
+			skip = h.contentLength
 		}
-		if closeAfter {
+		if answerOK(c, pending) != nil {
 			return
 		}
 		copy(in, in[pos:have])
