@@ -709,6 +709,9 @@ G* find_runnable(M* m) {
           }
         }
         if (G* g = global_get(p, 0)) return g;
+        // Someone waits on the network and nobody is blocked in the poller: rather
+        // than spin, go and block there (below), where an event wakes us at once.
+        if (netpoll_has_waiters() && sched.lastpoll.load(std::memory_order_relaxed) != 0) break;
         std::int64_t now = nanotime();
         std::int64_t w = p->timers.when0.load(std::memory_order_relaxed);
         if (w != 0 && w <= now) {
