@@ -300,4 +300,5 @@ void netpoll_ready(GList* list, PollDesc* pd, PollMode mode) noexcept {
 
 namespace goro::detail::testing {
 std::int64_t io_waiters() noexcept { return g_waiters.load(std::memory_order_seq_cst); }
+bool netpoll_blocked() noexcept { return g_blocked.load(std::memory_order_seq_cst); }
 }  // namespace goro::detail::testing
