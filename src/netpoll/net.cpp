@@ -234,12 +234,17 @@ std::vector<SockAddr> resolve(std::string_view op, std::string_view address, con
     throw_error(err, std::string(op) + " tcp " + std::string(address) + ": lookup " + hp.host +
                          ": " + ::gai_strerror(rc));
   }
-  for (int pass = 0; pass < 2; ++pass) {
+  for (int family : {AF_INET, AF_INET6}) {
     for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-      if (pass == 0 && ai->ai_family == AF_INET)
-        out.push_back(v4(reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr, hp.port));
-      if (pass == 1 && ai->ai_family == AF_INET6)
-        out.push_back(v6(reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr, hp.port));
+      if (ai->ai_family != family || ai->ai_addrlen > sizeof(sockaddr_storage)) continue;
+      SockAddr sa;  // whole, so that an IPv6 scope ("fe80::1%eth0") survives
+      std::memcpy(&sa.ss, ai->ai_addr, ai->ai_addrlen);
+      sa.len = socklen_t(ai->ai_addrlen);
+      if (family == AF_INET)
+        reinterpret_cast<sockaddr_in&>(sa.ss).sin_port = htons(hp.port);
+      else
+        reinterpret_cast<sockaddr_in6&>(sa.ss).sin6_port = htons(hp.port);
+      out.push_back(sa);
     }
   }
   ::freeaddrinfo(res);
