@@ -18,8 +18,11 @@
 namespace goro::detail {
 namespace {
 
-int g_epfd = -1;
-int g_breakfd = -1;
+// Written once by netpoll_backend_init (under netpoll.cpp's once flag), before any
+// descriptor exists; atomic so that the threads that poll or break read them without
+// relying on how they learnt that a descriptor exists.
+std::atomic<int> g_epfd{-1};
+std::atomic<int> g_breakfd{-1};
 // 1 while a break is written and not yet consumed: a second break writes nothing.
 // The blocked poller resets it (release) after draining the eventfd.
 std::atomic<std::uint32_t> g_break_pending{0};
@@ -34,7 +37,7 @@ int wait_events(epoll_event* events, int max, std::int64_t timeout_ns) noexcept 
     struct timespec ts;
     ts.tv_sec = time_t(timeout_ns / 1000000000);
     ts.tv_nsec = long(timeout_ns % 1000000000);
-    int n = ::epoll_pwait2(g_epfd, events, max, &ts, nullptr);
+    int n = ::epoll_pwait2(g_epfd.load(std::memory_order_acquire), events, max, &ts, nullptr);
     if (n >= 0 || (errno != ENOSYS && errno != EPERM)) return n;
     g_have_pwait2.store(false, std::memory_order_relaxed);  // old kernel, or seccomp
   }
@@ -47,19 +50,18 @@ int wait_events(epoll_event* events, int max, std::int64_t timeout_ns) noexcept 
     ms = 1 << 30;  // far enough: nobody waits 12 days for a timer without a wake-up
   else
     ms = int((timeout_ns + 999999) / 1000000);  // never early
-  return ::epoll_wait(g_epfd, events, max, ms);
+  return ::epoll_wait(g_epfd.load(std::memory_order_acquire), events, max, ms);
 }
 
 }  // namespace
 
 bool netpoll_backend_init() noexcept {
-  g_epfd = ::epoll_create1(EPOLL_CLOEXEC);
-  if (g_epfd < 0) return false;
-  g_breakfd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (g_breakfd < 0) {
+  int epfd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epfd < 0) return false;
+  int breakfd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (breakfd < 0) {
     int e = errno;
-    ::close(g_epfd);
-    g_epfd = -1;
+    ::close(epfd);
     errno = e;
     return false;
   }
@@ -67,14 +69,15 @@ bool netpoll_backend_init() noexcept {
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.ptr = &g_break_tag;
-  if (::epoll_ctl(g_epfd, EPOLL_CTL_ADD, g_breakfd, &ev) != 0) {
+  if (::epoll_ctl(epfd, EPOLL_CTL_ADD, breakfd, &ev) != 0) {
     int e = errno;
-    ::close(g_breakfd);
-    ::close(g_epfd);
-    g_epfd = g_breakfd = -1;
+    ::close(breakfd);
+    ::close(epfd);
     errno = e;
     return false;
   }
+  g_breakfd.store(breakfd, std::memory_order_release);
+  g_epfd.store(epfd, std::memory_order_release);
   return true;
 }
 
@@ -82,18 +85,20 @@ int netpoll_backend_open(int fd, PollDesc* pd) noexcept {
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   ev.data.ptr = pd;
-  return ::epoll_ctl(g_epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : errno;
+  return ::epoll_ctl(g_epfd.load(std::memory_order_acquire), EPOLL_CTL_ADD, fd, &ev) == 0 ? 0
+                                                                                          : errno;
 }
 
 void netpoll_backend_close(int fd) noexcept {
   int saved = errno;
   epoll_event ev{};  // non-null for kernels before 2.6.9
-  ::epoll_ctl(g_epfd, EPOLL_CTL_DEL, fd, &ev);
+  ::epoll_ctl(g_epfd.load(std::memory_order_acquire), EPOLL_CTL_DEL, fd, &ev);
   errno = saved;
 }
 
 void netpoll_break() noexcept {
-  if (g_epfd < 0) return;
+  int breakfd = g_breakfd.load(std::memory_order_acquire);
+  if (breakfd < 0) return;
   std::uint32_t zero = 0;
   if (g_break_pending.load(std::memory_order_relaxed) != 0 ||
       !g_break_pending.compare_exchange_strong(zero, 1, std::memory_order_acq_rel))
@@ -101,7 +106,7 @@ void netpoll_break() noexcept {
   int saved = errno;
   std::uint64_t one = 1;
   for (;;) {
-    ssize_t n = ::write(g_breakfd, &one, sizeof one);
+    ssize_t n = ::write(breakfd, &one, sizeof one);
     if (n == ssize_t(sizeof one) || errno == EAGAIN) break;  // EAGAIN: the counter is full
     if (errno != EINTR) fatal("goro: netpoll: write to the break eventfd failed");
   }
@@ -110,7 +115,7 @@ void netpoll_break() noexcept {
 
 GList netpoll(std::int64_t timeout_ns) noexcept {
   GList list;
-  if (g_epfd < 0) return list;
+  if (g_epfd.load(std::memory_order_acquire) < 0) return list;
   int saved = errno;
   constexpr int kMaxEvents = 128;
   epoll_event events[kMaxEvents];
@@ -135,7 +140,7 @@ GList netpoll(std::int64_t timeout_ns) noexcept {
       // Only a blocking poll consumes a break: it was meant for whoever blocks.
       if (blocking) {
         std::uint64_t v;
-        (void)!::read(g_breakfd, &v, sizeof v);
+        (void)!::read(g_breakfd.load(std::memory_order_relaxed), &v, sizeof v);
         g_break_pending.store(0, std::memory_order_release);
       }
       continue;
