@@ -135,8 +135,10 @@ bool commit(void* arg) {
     g_waiters.fetch_sub(1, std::memory_order_seq_cst);
     return false;  // readiness, a close or an expiry came first: do not sleep
   }
-  // A goroutine's M polls once it runs out of work; a plain thread has no M, so make
-  // sure someone polls for it.
+  // A goroutine's M polls once it runs out of work (or the monitor thread does, if
+  // that takes long: poll_network_if_stale); a plain thread has no M, so make sure
+  // someone polls for it. (Waking an idle M for goroutines too was measured: it costs
+  // the http benchmark ~15% in extra wake-ups.)
   if (a->w->g == nullptr) netpoll_need_poller();
   return true;
 }
