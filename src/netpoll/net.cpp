@@ -14,6 +14,19 @@
 //  F3. Readers are serialised by `rlock`, writers by `wlock` (one waiter per poll
 //      slot, N1 of netpoll.h). A caller waiting for the lock holds a reference, so
 //      close waits for it too; it then finds the descriptor closing and throws.
+//  F4. A read that returned less than it asked for (and more than 0) emptied the
+//      socket's receive queue: Linux's TCP receive copies until the queue and the
+//      socket's backlog are both empty, even with a signal pending. Any data that
+//      comes later wakes the socket's wait queue, so edge-triggered epoll reports it
+//      as a new event. What a short read does not reveal is a FIN or a reset that came
+//      before it (the next read would return 0 or fail at once): its event was
+//      reported already, so netpoll_ready records hang-ups and errors in pd->hup, set
+//      before the event moves the slot. So the next read may wait for readiness
+//      before its syscall when pd->hup is clear, without forgetting the slot's state
+//      (poll_check_drained, not poll_prepare): a readiness that came meanwhile is in
+//      the slot, and a stale one costs only the syscall the read would have made
+//      anyway. This saves the EAGAIN read that request/response traffic otherwise
+//      pays once per message.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -48,6 +61,7 @@ struct NetFd {
   Sema close_sema;  // the closer waits here for the count to drain
   Sema rlock;       // F3: count 1 when free
   Sema wlock;
+  bool read_drained = false;  // F4; touched only by the reader holding rlock
 
   NetFd(int f, PollDesc* p, bool is_listener) : fd(f), pd(p), listener(is_listener) {
     rlock.release();
@@ -360,16 +374,25 @@ class Use {
 
 std::size_t do_read(NetFd* f, void* buf, std::size_t len) {
   Use use(f, "read", f != nullptr ? &f->rlock : nullptr);
-  if (PollError e = detail::poll_prepare(f->pd, PollMode::read); e != PollError::ok)
-    throw_poll(e, "read", f);
+  // F4: after a read that emptied the socket, wait for the next edge first instead of
+  // paying for a read that would fail with EAGAIN.
+  bool wait_first = false;
+  PollError e = f->read_drained && len > 0 ? detail::poll_check_drained(f->pd, &wait_first)
+                                           : detail::poll_prepare(f->pd, PollMode::read);
+  f->read_drained = false;
+  if (e == PollError::ok && wait_first) e = detail::poll_wait(f->pd, PollMode::read);
+  if (e != PollError::ok) throw_poll(e, "read", f);
   if (len == 0) return 0;
   for (;;) {
     ssize_t n = ::read(f->fd, buf, len);
-    if (n >= 0) return std::size_t(n);
+    if (n >= 0) {
+      f->read_drained = n > 0 && std::size_t(n) < len;
+      return std::size_t(n);
+    }
     int err = errno;
     if (err == EAGAIN || err == EWOULDBLOCK) {
-      if (PollError e = detail::poll_wait(f->pd, PollMode::read); e != PollError::ok)
-        throw_poll(e, "read", f);
+      e = detail::poll_wait(f->pd, PollMode::read);
+      if (e != PollError::ok) throw_poll(e, "read", f);
       continue;
     }
     if (err == EINTR) continue;

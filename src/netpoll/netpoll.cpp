@@ -210,6 +210,7 @@ PollDesc* poll_open(int fd) noexcept {
   // wake-up at worst.
   pd->rg.store(0, std::memory_order_relaxed);
   pd->wg.store(0, std::memory_order_relaxed);
+  pd->hup.store(false, std::memory_order_relaxed);
   if (int err = netpoll_backend_open(fd, pd); err != 0) {
     pd_free(pd);
     errno = err;
@@ -232,9 +233,19 @@ PollError poll_prepare(PollDesc* pd, PollMode mode) noexcept {
   PollError e = check_err(pd, mode);
   if (e != PollError::ok) return e;
   // The caller is the direction's only user (N1) and is about to try the syscall,
-  // which sees for itself whether the fd is ready.
-  slot_of(pd, mode).store(0, std::memory_order_relaxed);
+  // which sees for itself whether the fd is ready. acquire: whoever set kReady set
+  // pd->hup before (net.cpp F4 relies on seeing it).
+  auto& slot = slot_of(pd, mode);
+  if (slot.load(std::memory_order_relaxed) != 0) slot.exchange(0, std::memory_order_acquire);
   return PollError::ok;
+}
+
+PollError poll_check_drained(PollDesc* pd, bool* may_wait) noexcept {
+  PollError e = check_err(pd, PollMode::read);
+  // acquire: pairs with netpoll_ready's release store, through the slot exchange that
+  // consumed the event (block, poll_prepare).
+  *may_wait = e == PollError::ok && !pd->hup.load(std::memory_order_acquire);
+  return e;
 }
 
 PollError poll_wait(PollDesc* pd, PollMode mode) noexcept {
@@ -285,7 +296,10 @@ void poll_set_deadline(PollDesc* pd, std::int64_t when, PollMode mode) noexcept 
   if (ww != nullptr) ww->wake();
 }
 
-void netpoll_ready(GList* list, PollDesc* pd, PollMode mode) noexcept {
+void netpoll_ready(GList* list, PollDesc* pd, PollMode mode, bool hup) noexcept {
+  // Before the slots move (whose CAS orders it for the reader): net.cpp F4.
+  if (hup && !pd->hup.load(std::memory_order_relaxed))
+    pd->hup.store(true, std::memory_order_release);
   Waiter* ws[2] = {nullptr, nullptr};
   if (unsigned(mode) & unsigned(PollMode::read)) ws[0] = unblock(pd, PollMode::read, true);
   if (unsigned(mode) & unsigned(PollMode::write)) ws[1] = unblock(pd, PollMode::write, true);

@@ -75,6 +75,10 @@ struct PollDesc {
   // A summary of closing/rd/wd for waiters, which cannot take the lock: written
   // (seq_cst) only under `lock`, read (seq_cst) by anyone (N3).
   std::atomic<std::uint32_t> info{0};
+  // Set (release, before the slots are moved) once the backend reported a hang-up or
+  // an error: the peer shut its side or the connection failed, so reads no longer
+  // block. Sticky until the descriptor is reused (net.cpp F4 reads it, acquire).
+  std::atomic<bool> hup{false};
 
   Lock lock;  // guards what follows; never held across a park or a wake
   bool closing = false;
@@ -101,6 +105,11 @@ void poll_close(PollDesc* pd) noexcept;
 // Before an I/O attempt: reports close or an expired deadline, and forgets a stale
 // readiness notification (the syscall is about to look for itself).
 PollError poll_prepare(PollDesc* pd, PollMode mode) noexcept;
+// Whether a read that emptied the socket may wait for readiness before its next
+// syscall (net.cpp F4): no hang-up or error was reported, and neither close nor an
+// expired deadline stands in the way (then it returns that error, the slot
+// untouched).
+PollError poll_check_drained(PollDesc* pd, bool* may_wait) noexcept;
 // After an attempt failed with EAGAIN: blocks (parks a goroutine, blocks a plain
 // thread) until the fd may be ready in that direction, is closed, or the direction's
 // deadline passes. One waiter per direction (N1).
@@ -133,8 +142,9 @@ bool netpoll_backend_init() noexcept;
 int netpoll_backend_open(int fd, PollDesc* pd) noexcept;  // 0 or an errno
 void netpoll_backend_close(int fd) noexcept;
 // Called by the backend's netpoll() for each ready descriptor: takes the waiters of
-// the ready directions and adds goroutines to `list` (plain threads are woken).
-void netpoll_ready(GList* list, PollDesc* pd, PollMode mode) noexcept;
+// the ready directions and adds goroutines to `list` (plain threads are woken). `hup`:
+// the event reported a hang-up or an error (sets pd->hup first).
+void netpoll_ready(GList* list, PollDesc* pd, PollMode mode, bool hup) noexcept;
 // Set by the backend around a blocking wait, so that the last waiter leaving can
 // break it (the poller then goes idle, where the deadlock detector can see it).
 void netpoll_note_blocked(bool blocked) noexcept;

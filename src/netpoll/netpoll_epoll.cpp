@@ -148,7 +148,8 @@ GList netpoll(std::int64_t timeout_ns) noexcept {
     unsigned mode = 0;
     if (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) mode |= unsigned(PollMode::read);
     if (ev.events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) mode |= unsigned(PollMode::write);
-    if (mode != 0) netpoll_ready(&list, static_cast<PollDesc*>(ev.data.ptr), PollMode(mode));
+    bool hup = (ev.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+    if (mode != 0) netpoll_ready(&list, static_cast<PollDesc*>(ev.data.ptr), PollMode(mode), hup);
   }
   errno = saved;
   return list;

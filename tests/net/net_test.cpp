@@ -422,6 +422,30 @@ TEST(Net, PeerResetGivesConnectionReset) {
   });
 }
 
+TEST(Net, EndOfStreamRightAfterDataIsSeen) {
+  // Regression (net.cpp F4): a reader parked in read is woken by data that comes
+  // with the peer's FIN; its read returns the data (less than it asked for), and the
+  // next read must see end of stream rather than wait for an event that was already
+  // reported.
+  goro::run([] {
+    net::Listener ln = net::listen("127.0.0.1:0");
+    for (int i = 0; i < 20; ++i) {
+      net::Conn c = net::dial(ln.addr().to_string());
+      net::Conn s = ln.accept();
+      goro::WaitGroup wg;
+      wg.add(1);
+      goro::go([&] {
+        EXPECT_EQ(read_all(s), "abc");
+        wg.done();
+      });
+      wait_io_waiters(1);  // the reader is parked before anything arrives
+      c.write("abc");
+      c.close_write();
+      wg.wait();
+    }
+  });
+}
+
 TEST(Net, FdCountBackToBaselineAfterCloses) {
   // The poller's own fds (epoll, eventfd) exist from the first socket on.
   { net::Listener warm = net::listen("127.0.0.1:0"); }
