@@ -6,7 +6,6 @@
 
 #include <cerrno>
 #include <cstdint>
-#include <mutex>
 
 #include "goro/detail/testing.h"
 #include "sched/internal.h"
@@ -22,10 +21,6 @@ std::atomic<std::int32_t> g_waiters{0};
 // Whether a netpoll() is blocked now (set by the backend), for the last waiter
 // leaving to break it.
 std::atomic<bool> g_blocked{false};
-
-std::atomic<bool> g_inited{false};
-std::once_flag g_init_once;
-int g_init_errno = 0;
 
 // The descriptor cache: allocated in blocks, never freed (N5).
 struct PollCache {
@@ -59,18 +54,6 @@ void pd_free(PollDesc* pd) noexcept {
 }
 
 bool has_waiters_source() noexcept { return netpoll_has_waiters(); }
-
-void init_once() {
-  ensure_started();
-  if (!netpoll_backend_init()) {
-    g_init_errno = errno;
-    return;
-  }
-  // Goroutines or threads waiting on sockets can be woken by the outside world: while
-  // there are any, the runtime is not deadlocked.
-  register_wake_source(&has_waiters_source);
-  g_inited.store(true, std::memory_order_release);
-}
 
 std::atomic<std::uintptr_t>& slot_of(PollDesc* pd, PollMode mode) noexcept {
   return mode == PollMode::read ? pd->rg : pd->wg;
@@ -182,7 +165,13 @@ void expire_locked(PollDesc* pd, PollMode mode, Waiter** rw, Waiter** ww) noexce
 
 }  // namespace
 
-bool netpoll_inited() noexcept { return g_inited.load(std::memory_order_acquire); }
+void netpoll_init() {
+  if (!netpoll_backend_init())
+    fatal("goro: cannot set up the network poller (epoll_create1 or eventfd failed)");
+  // Goroutines or threads waiting on sockets can be woken by the outside world: while
+  // there are any, the runtime is not deadlocked.
+  register_wake_source(&has_waiters_source);
+}
 
 bool netpoll_has_waiters() noexcept { return g_waiters.load(std::memory_order_seq_cst) > 0; }
 
@@ -191,11 +180,7 @@ void netpoll_note_blocked(bool blocked) noexcept {
 }
 
 PollDesc* poll_open(int fd) noexcept {
-  std::call_once(g_init_once, init_once);
-  if (!g_inited.load(std::memory_order_acquire)) {
-    errno = g_init_errno != 0 ? g_init_errno : ENOSYS;
-    return nullptr;
-  }
+  ensure_started();  // the runtime sets the poller up (netpoll_init)
   PollDesc* pd = pd_alloc();
   pd->lock.lock();
   pd->fd = fd;

@@ -9,7 +9,8 @@
 //                      blocked poll). Another backend (io_uring) would be another file
 //                      implementing the four backend_* functions and netpoll/netpoll_break.
 //   sched.cpp          polls without blocking before stealing, and lets exactly one
-//                      idle M block in netpoll() while others sleep on their futex.
+//                      idle M (the idle sleeper) block in netpoll() until the
+//                      earliest timer or an event, while others sleep on their futex.
 //   net.cpp            sockets (goro::net) on top of poll descriptors.
 //
 // A poll descriptor (PollDesc, Go's pollDesc) belongs to one non-blocking fd, which is
@@ -96,8 +97,8 @@ enum class PollMode : std::uint8_t { read = 1, write = 2, read_write = 3 };
 enum class PollError : std::uint8_t { ok, closing, timeout };
 
 // --- The socket layer's interface (net.cpp) ---
-// Registers a non-blocking fd with the poller (starting the runtime and the poller
-// on first use). Returns null and sets errno if the backend refuses the fd.
+// Registers a non-blocking fd with the poller (starting the runtime if needed).
+// Returns null and sets errno if the backend refuses the fd.
 PollDesc* poll_open(int fd) noexcept;
 // Unregisters and recycles pd. The fd must still be open, and nobody may wait on pd
 // (the caller evicted them and waited for its own users to leave).
@@ -130,10 +131,12 @@ bool netpoll_has_waiters() noexcept;
 // at most one thread block.
 GList netpoll(std::int64_t timeout_ns) noexcept;
 // Makes a blocked netpoll() return soon (an earlier timer, new work for its M, the
-// last waiter gone). Cheap when nobody is blocked or a break is already pending.
+// last waiter or timer gone). Sticky: a break before the wait makes the next
+// blocking netpoll() return at once. Cheap when a break is already pending.
 void netpoll_break() noexcept;
-// Whether the poller has been set up (some fd was ever registered).
-bool netpoll_inited() noexcept;
+// Sets the poller up; the runtime calls it once, at start (the idle sleeper waits in
+// the poller for timers too, so it always exists). Fatal if the OS refuses.
+void netpoll_init();
 
 // --- Between netpoll.cpp and a backend ---
 // The backend: set up once (returns false and sets errno on failure), register an fd
