@@ -146,6 +146,9 @@ class Listener {
   Addr addr() const;
   // Stops listening; blocked accepts throw Error (EBADF). Idempotent; never throws.
   void close() noexcept;
+  // A deadline for accept (Go's TCPListener.SetDeadline), as Conn::set_deadline:
+  // once it passes, accept throws TimeoutError; Deadline{} clears it.
+  void set_deadline(Deadline t);
   int native_handle() const;
 
  private:

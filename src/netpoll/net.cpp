@@ -589,6 +589,8 @@ Conn Listener::accept() {
 
 Addr Listener::addr() const { return name_of(fd_, false); }
 
+void Listener::set_deadline(Deadline t) { set_fd_deadline(fd_, t, PollMode::read); }
+
 void Listener::close() noexcept {
   if (fd_ != nullptr) fd_->close();
 }

@@ -163,7 +163,29 @@ void expire_locked(PollDesc* pd, PollMode mode, Waiter** rw, Waiter** ww) noexce
   if (unsigned(mode) & unsigned(PollMode::write)) *ww = unblock(pd, PollMode::write, false);
 }
 
+// A deadline timer fired (on an M holding a P, no lock held): expire its direction if
+// its deadline has passed, waking the waiter with a timeout.
+void deadline_fire(TimerNode* node, std::int64_t now) noexcept {
+  auto* t = reinterpret_cast<PollDesc::DeadlineTimer*>(node);
+  PollDesc* pd = t->pd;
+  Waiter* rw = nullptr;
+  Waiter* ww = nullptr;
+  pd->lock.lock();
+  std::int64_t d = t->mode == PollMode::read ? pd->rd : pd->wd;
+  if (!pd->closing && d > 0 && d <= now) expire_locked(pd, t->mode, &rw, &ww);
+  pd->lock.unlock();
+  if (rw != nullptr) rw->wake();
+  if (ww != nullptr) ww->wake();
+}
+
 }  // namespace
+
+PollDesc::PollDesc() noexcept {
+  rt.pd = wt.pd = this;
+  rt.mode = PollMode::read;
+  wt.mode = PollMode::write;
+  rt.node.fire = wt.node.fire = &deadline_fire;
+}
 
 void netpoll_init() {
   if (!netpoll_backend_init())
@@ -186,9 +208,6 @@ PollDesc* poll_open(int fd) noexcept {
   pd->fd = fd;
   pd->closing = false;
   pd->rd = pd->wd = 0;
-  ++pd->rseq;
-  ++pd->wseq;
-  pd->rtimer = pd->wtimer = nullptr;
   publish_info(pd);
   pd->lock.unlock();
   // A stale event (N5) may still set kReady here after these stores: a spurious
@@ -250,7 +269,8 @@ void poll_evict(PollDesc* pd) noexcept {
   publish_info(pd);  // N3: before unblocking
   Waiter* rw = unblock(pd, PollMode::read, false);
   Waiter* ww = unblock(pd, PollMode::write, false);
-  // TODO(timers): stop pd->rtimer / pd->wtimer once deadlines are timers.
+  timer_del(&pd->rt.node);
+  timer_del(&pd->wt.node);
   pd->lock.unlock();
   if (rw != nullptr) rw->wake();
   if (ww != nullptr) ww->wake();
@@ -265,17 +285,16 @@ void poll_set_deadline(PollDesc* pd, std::int64_t when, PollMode mode) noexcept 
     return;
   }
   bool past = when != 0 && when <= nanotime();
-  if (unsigned(mode) & unsigned(PollMode::read)) {
-    ++pd->rseq;
-    pd->rd = when;
-  }
-  if (unsigned(mode) & unsigned(PollMode::write)) {
-    ++pd->wseq;
-    pd->wd = when;
+  for (PollDesc::DeadlineTimer* t : {&pd->rt, &pd->wt}) {
+    if (!(unsigned(mode) & unsigned(t->mode))) continue;
+    (t->mode == PollMode::read ? pd->rd : pd->wd) = when;
+    // Disarm the old deadline's timer; if it is firing right now, it will find the
+    // new deadline under our lock and leave it alone (or expire it, if that passed).
+    timer_del(&t->node);
+    if (when != 0 && !past) timer_add(&t->node, when, 0);
   }
   publish_info(pd);
   if (past) expire_locked(pd, mode, &rw, &ww);
-  // TODO(timers): arm a timer for a future deadline.
   pd->lock.unlock();
   if (rw != nullptr) rw->wake();
   if (ww != nullptr) ww->wake();

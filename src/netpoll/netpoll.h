@@ -52,13 +52,18 @@
 
 #include <atomic>
 #include <cstdint>
+#include <type_traits>
 
 #include "goro/detail/sema.h"
 #include "sched/sched.h"
+#include "time/timers.h"
 
 namespace goro::detail {
 
 struct Waiter;
+
+enum class PollMode : std::uint8_t { read = 1, write = 2, read_write = 3 };
+enum class PollError : std::uint8_t { ok, closing, timeout };
 
 struct PollDesc {
   static constexpr std::uintptr_t kReady = 1;
@@ -81,20 +86,28 @@ struct PollDesc {
   // block. Sticky until the descriptor is reused (net.cpp F4 reads it, acquire).
   std::atomic<bool> hup{false};
 
+  // Lock order: pd->lock, then a timer heap's lock (arming and disarming rt/wt).
   Lock lock;  // guards what follows; never held across a park or a wake
   bool closing = false;
-  // Deadlines as nanotime(): 0 none, -1 expired. rseq/wseq bump whenever a deadline
-  // changes, so a timer armed for an older deadline does nothing when it fires.
+  // Deadlines as nanotime(): 0 none, -1 expired.
   std::int64_t rd = 0;
   std::int64_t wd = 0;
-  std::uint64_t rseq = 0;
-  std::uint64_t wseq = 0;
-  void* rtimer = nullptr;  // the armed deadline timers (time/ API), or null
-  void* wtimer = nullptr;
-};
+  // The deadlines' timers (src/time/timers.h), armed (under `lock`) while rd or wd is
+  // in the future. A timer that fires expires its direction only if the deadline it
+  // finds then (under `lock`) has passed: a deadline moved, cleared or closed after
+  // the arming needs no sequence number to make an old timer harmless. Never freed
+  // (N5), so a fire in flight never touches freed memory.
+  struct DeadlineTimer {
+    TimerNode node;  // first: fire() gets the node's address
+    PollDesc* pd = nullptr;
+    PollMode mode = PollMode::read;
+  };
+  DeadlineTimer rt;
+  DeadlineTimer wt;
+  static_assert(std::is_standard_layout_v<DeadlineTimer>, "fire() casts the node back");
 
-enum class PollMode : std::uint8_t { read = 1, write = 2, read_write = 3 };
-enum class PollError : std::uint8_t { ok, closing, timeout };
+  PollDesc() noexcept;
+};
 
 // --- The socket layer's interface (net.cpp) ---
 // Registers a non-blocking fd with the poller (starting the runtime if needed).

@@ -289,9 +289,7 @@ TEST(Net, ReadDeadlineInThePastThrowsTimeout) {
   });
 }
 
-// Deadlines that expire while a call is blocked need timers (src/time), which are not
-// in yet: these two tests are enabled when poll_set_deadline arms a timer.
-TEST(Net, DISABLED_DeadlineExpiringWhileBlockedWakesTheReader) {
+TEST(Net, DeadlineExpiringWhileBlockedWakesTheReader) {
   goro::run([] {
     net::Listener ln = net::listen("127.0.0.1:0");
     net::Conn c = net::dial(ln.addr().to_string());
@@ -308,7 +306,7 @@ TEST(Net, DISABLED_DeadlineExpiringWhileBlockedWakesTheReader) {
   });
 }
 
-TEST(Net, DISABLED_WriteDeadlineExpiringWhileBlockedWakesTheWriter) {
+TEST(Net, WriteDeadlineExpiringWhileBlockedWakesTheWriter) {
   goro::run([] {
     net::Listener ln = net::listen("127.0.0.1:0");
     net::Conn c = net::dial(ln.addr().to_string());
@@ -321,6 +319,80 @@ TEST(Net, DISABLED_WriteDeadlineExpiringWhileBlockedWakesTheWriter) {
         },
         net::TimeoutError);
   });
+}
+
+TEST(Net, DeadlinesMovedWhileBlocked) {
+  goro::run([] {
+    net::Listener ln = net::listen("127.0.0.1:0");
+    net::Conn c = net::dial(ln.addr().to_string());
+    net::Conn s = ln.accept();
+    // Pulled into the past from another goroutine: the blocked reader times out.
+    goro::WaitGroup wg;
+    wg.add(1);
+    s.set_read_deadline(std::chrono::steady_clock::now() + 1h);
+    goro::go([&] {
+      char b[4];
+      EXPECT_THROW(s.read(b), net::TimeoutError);
+      wg.done();
+    });
+    wait_io_waiters(1);
+    s.set_read_deadline(std::chrono::steady_clock::now() - 1ms);
+    wg.wait();
+    // Pushed back before it passes: the old deadline's timer does nothing, and the
+    // reader gets the data written after the old deadline.
+    s.set_read_deadline(std::chrono::steady_clock::now() + 10ms);
+    s.set_read_deadline(std::chrono::steady_clock::now() + 1h);
+    wg.add(1);
+    goro::go([&] {
+      char b[4];
+      EXPECT_EQ(s.read(b), 4u);
+      wg.done();
+    });
+    goro::sleep_for(30ms);  // past the first deadline
+    c.write("data");
+    wg.wait();
+    // Cleared while blocked: the same.
+    s.set_read_deadline(std::chrono::steady_clock::now() + 10ms);
+    wg.add(1);
+    goro::go([&] {
+      char b[4];
+      EXPECT_EQ(s.read(b), 4u);
+      wg.done();
+    });
+    wait_io_waiters(1);
+    s.set_read_deadline({});
+    goro::sleep_for(30ms);
+    c.write("more");
+    wg.wait();
+  });
+}
+
+TEST(Net, DeadlineWakesAPlainThreadAndListenerDeadlines) {
+  net::Listener ln = net::listen("127.0.0.1:0");
+  net::Conn c = net::dial(ln.addr().to_string());
+  net::Conn s = ln.accept();
+  s.set_read_deadline(std::chrono::steady_clock::now() + 20ms);
+  char b[4];
+  EXPECT_THROW(s.read(b), net::TimeoutError);  // this thread blocks, then times out
+  ln.set_deadline(std::chrono::steady_clock::now() + 20ms);
+  EXPECT_THROW(ln.accept(), net::TimeoutError);
+  ln.set_deadline({});
+  net::Conn c2 = net::dial(ln.addr().to_string());
+  net::Conn s2 = ln.accept();
+  EXPECT_TRUE(s2);
+}
+
+TEST(Net, ClosingDisarmsDeadlineTimers) {
+  std::size_t before = gt::timers_armed();
+  {
+    net::Listener ln = net::listen("127.0.0.1:0");
+    net::Conn c = net::dial(ln.addr().to_string());
+    net::Conn s = ln.accept();
+    s.set_deadline(std::chrono::steady_clock::now() + 1h);
+    c.set_write_deadline(std::chrono::steady_clock::now() + 1h);
+    EXPECT_EQ(gt::timers_armed(), before + 3);
+  }
+  EXPECT_EQ(gt::timers_armed(), before);
 }
 
 TEST(Net, CloseWakesBlockedReaderAndWriterAndAccept) {
