@@ -16,6 +16,7 @@
 #include "goro/context.h"
 #include "goro/debug.h"
 #include "goro/group.h"
+#include "goro/net.h"
 #include "goro/runtime.h"
 #include "goro/select.h"
 #include "goro/sync.h"

@@ -18,7 +18,12 @@
 // Timers (src/time/timers.h, docs/design.md "Timers"): the switch path notices that
 // its P has an expired timer and goes through g0, which runs it; an M about to give
 // up its P runs every P's expired timers; and when every M is idle, exactly one of
-// them, the timed sleeper, waits in idle_wait until the earliest deadline (idle_m).
+// them, the idle sleeper, waits in the network poller until the earliest deadline or
+// a socket event (idle_m).
+//
+// The network poller (src/netpoll/netpoll.h, docs/design.md "The network poller"):
+// an M out of local work polls without blocking before it steals (poll_network), and
+// the idle sleeper's wait is an epoll_wait, so sockets and timers wake it alike.
 #include <cxxabi.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -39,7 +44,7 @@
 
 #include "goro/detail/testing.h"
 #include "goro/runtime.h"
-#include "sched/idle_wait.h"
+#include "netpoll/netpoll.h"
 #include "sched/internal.h"
 #include "sched/waiter.h"
 
@@ -86,10 +91,18 @@ struct Sched {
   std::atomic<std::uint64_t> created{0};
   std::atomic<std::uint64_t> migrations{0};
 
-  // The timed sleeper (idle_m): 0 when no M sleeps with a deadline; kClaimed while
-  // one is deciding its deadline; else the deadline it sleeps until. seq_cst: a Dekker
-  // pair with the timer heaps' when0 (see idle_m and timer_armed).
+  // The idle sleeper (idle_m), the one M blocked in the network poller: 0 when there
+  // is none; kClaimed while one is deciding its deadline, or when it sleeps with no
+  // deadline (for sockets only); else the deadline it sleeps until. seq_cst: a Dekker
+  // pair with the timer heaps' when0 (see idle_m and timer_armed) and with the
+  // poller's waiter count (netpoll_need_poller).
   std::atomic<std::int64_t> sleeper_until{0};
+  // The idle sleeper while it may be handed a P (startm, when no M sleeps on its
+  // futex), guarded by lock.
+  M* poller_m = nullptr;
+  // When the network was last polled (nanotime; 0: never): for the monitor thread
+  // (poll_network_if_stale). Relaxed: a stale value only moves a poll.
+  std::atomic<std::int64_t> lastpoll{0};
 
   // Deadlock detection (sched.h).
   std::atomic<std::int32_t> thread_waiters{0};  // plain threads blocked in goro (seq_cst)
@@ -431,6 +444,16 @@ void startm(P* p, bool spinning) {
   if (m != nullptr) {
     sched.midle = m->link;
     --sched.nmidle;
+  } else if (sched.poller_m != nullptr) {
+    // No M sleeps on its futex, but the idle sleeper is blocked in the network
+    // poller: hand it the P and break its wait rather than start another thread.
+    m = sched.poller_m;
+    sched.poller_m = nullptr;
+    m->nextp = p;
+    m->spinning = spinning;
+    sched.lock.unlock();
+    netpoll_break();
+    return;
   }
   sched.lock.unlock();
   if (m == nullptr) {
@@ -545,60 +568,112 @@ void stopm(M* m) {
   m->p->m = m;
 }
 
-// The timed sleeper (runtime.md "Timers"). While timers are armed and every M is idle,
-// exactly one M — whoever claims sched.sleeper_until — waits in idle_wait (the one
-// blocking point a netpoller will take over) until the earliest deadline; the other
-// idle Ms sleep in stopm until handed a P. Arming a timer and falling asleep are a
+constexpr std::int64_t kSpinBeforeSleepNs = 30000;
+
+// ---------------------------------------------------------------------------
+// The idle sleeper and the network poller (runtime.md "Timers" and "Netpoller").
+//
+// While timers are armed or someone waits on a socket, and every M is idle, exactly
+// one M — whoever claims sched.sleeper_until — blocks in the network poller
+// (netpoll: epoll_wait) until the earliest timer's deadline (without one when only
+// sockets wait) or a socket event; the other idle Ms sleep in stopm until handed a
+// P. Waking the sleeper is netpoll_break (an eventfd: sticky, so a break before the
+// wait makes the wait return at once). Arming a timer and falling asleep are a
 // Dekker pair, as I4:
-//   sleeper: claim (CAS 0 -> kClaimed); seq_cst fence; read every heap's when0;
-//            publish the deadline; idle_wait.
+//   sleeper: claim (CAS 0 -> kClaimed); seq_cst fence; read every heap's when0 and
+//            the socket waiters; publish the deadline; netpoll.
 //   armer:   publish its heap's when0; seq_cst fence; read sleeper_until: 0 -> wakep
-//            (no timed sleeper: an idle M comes and becomes it), a later deadline or
-//            kClaimed -> idle_wake (sticky, so a wake before the sleep is not lost).
-// Either the sleeper sees the new timer or the armer sees the sleeper.
+//            (no sleeper: an idle M comes and becomes it), a later deadline or
+//            kClaimed -> netpoll_break.
+// Either the sleeper sees the new timer or the armer sees the sleeper. A socket
+// waiter needs no such pair for the sleeper's sake (any event ends its epoll_wait),
+// only to make sure some M will poll at all (netpoll_need_poller).
+//
+// The sleeper is not on the idle-M list: when new work needs an M and none sleeps on
+// its futex, startm hands the sleeper the P and breaks its wait.
 constexpr std::int64_t kClaimed = INT64_MAX;
 
-// m holds no P and is not spinning. Returns once m holds a P again.
-void idle_m(M* m) {
+// A G taken off a poll descriptor, about to run without passing a run queue.
+inline void mark_ready(G* g) noexcept {
+  g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
+  g->state.store(GState::runnable, std::memory_order_relaxed);
+}
+
+// An M holding a P, out of local work: a goroutine the network made ready (the
+// others are queued on its P), or null. Skipped while an M is blocked in the poller:
+// it gets the events.
+G* poll_network() noexcept {
+  if (!netpoll_has_waiters() || sched.sleeper_until.load(std::memory_order_relaxed) != 0)
+    return nullptr;
+  GList list = netpoll(0);
+  G* g = list.pop();
+  if (g == nullptr) return nullptr;
+  mark_ready(g);
+  ready_list(list);  // onto the caller's P
+  return g;
+}
+
+// m holds no P and is not spinning. Returns holding a P: a goroutine to run (the
+// network made it ready), or null to look for work again.
+G* idle_m(M* m) {
   for (;;) {
     // Pairs with timer_armed's fence (via nmspinning or npidle, which the caller has
     // just updated): an armer that saw neither a spinner nor an idle P published its
     // timer where we read it now.
     std::atomic_thread_fence(std::memory_order_seq_cst);
     std::int64_t unclaimed = 0;
-    if (timers_earliest() == 0 || !sched.sleeper_until.compare_exchange_strong(
-                                      unclaimed, kClaimed, std::memory_order_seq_cst)) {
-      stopm(m);  // no timers, or another M is the timed sleeper
-      return;
+    if ((timers_earliest() == 0 && !netpoll_has_waiters()) ||
+        !sched.sleeper_until.compare_exchange_strong(unclaimed, kClaimed,
+                                                     std::memory_order_seq_cst)) {
+      stopm(m);  // nothing to wait for, or another M is the sleeper
+      return nullptr;
     }
     std::atomic_thread_fence(std::memory_order_seq_cst);
     std::int64_t until = timers_earliest();
-    if (until == 0) {  // disarmed meanwhile: give the claim back, then look again
+    if (until == 0 && !netpoll_has_waiters()) {
+      // Disarmed, or the waiters left, meanwhile: give the claim back, look again.
       sched.sleeper_until.store(0, std::memory_order_seq_cst);
       continue;
     }
-    sched.sleeper_until.store(until, std::memory_order_seq_cst);
-    if (until > nanotime()) idle_wait(until);
-    sched.sleeper_until.store(0, std::memory_order_seq_cst);
-    // A deadline passed, or an earlier timer was armed (or a spurious wake-up). Take an
-    // idle P and run what is due (T4: timers run only on an M holding a P).
+    sched.sleeper_until.store(until != 0 ? until : kClaimed, std::memory_order_seq_cst);
     sched.lock.lock();
-    P* p = pidle_get_locked();
+    sched.poller_m = m;
     sched.lock.unlock();
-    if (p != nullptr) {
-      m->p = p;
-      p->m = m;
-      run_all_due_timers(nanotime());
-      return;
+    std::int64_t now = nanotime();
+    GList list = netpoll(until == 0 ? -1 : until > now ? until - now : 0);
+    sched.lastpoll.store(nanotime(), std::memory_order_relaxed);
+    sched.sleeper_until.store(0, std::memory_order_seq_cst);
+    // A deadline passed, an event came, an earlier timer was armed, startm handed us a
+    // P, or a spurious wake-up. Take a P and run what is due (T4: timers run only on
+    // an M holding a P).
+    sched.lock.lock();
+    P* p;
+    if (sched.poller_m == m) {
+      sched.poller_m = nullptr;
+      p = pidle_get_locked();
+    } else {
+      p = m->nextp;  // startm handed us a P (and maybe the spinning role)
+      m->nextp = nullptr;
     }
-    // Every P is held: each one's M runs its timers at its scheduling points, and the
-    // first to go idle becomes the timed sleeper.
-    stopm(m);
-    return;
+    sched.lock.unlock();
+    if (p == nullptr) {
+      // Every P is held: each one's M runs its timers at its scheduling points, and
+      // the first to go idle becomes the sleeper; what the network made ready goes on
+      // the global queue for them.
+      ready_list(list);
+      stopm(m);
+      return nullptr;
+    }
+    m->p = p;
+    p->m = m;
+    run_all_due_timers(nanotime());
+    G* g = list.pop();
+    if (g == nullptr) return nullptr;
+    mark_ready(g);
+    ready_list(list);
+    return g;
   }
 }
-
-constexpr std::int64_t kSpinBeforeSleepNs = 30000;
 
 // g0: finds a goroutine to run, sleeping when there is none. Returns holding a P.
 G* find_runnable(M* m) {
@@ -606,6 +681,7 @@ G* find_runnable(M* m) {
     P* p = m->p;
     if (timers_due(p)) run_timers(&p->timers, nanotime());
     if (G* g = next_queued(p)) return g;
+    if (G* g = poll_network()) return g;
 
     // Steal, if spinning is worthwhile (bounded as in Go: spinning Ms <= busy Ps / 2).
     if (sched.nprocs > 1 &&
@@ -629,6 +705,10 @@ G* find_runnable(M* m) {
           }
         }
         if (G* g = global_get(p, 0)) return g;
+        // Someone waits on the network and nobody is blocked in the poller: rather
+        // than spin, go and block there (idle_m), where an event wakes us at once.
+        if (netpoll_has_waiters() && sched.sleeper_until.load(std::memory_order_relaxed) == 0)
+          break;
         std::int64_t now = nanotime();
         std::int64_t w = p->timers.when0.load(std::memory_order_relaxed);
         if (w != 0 && w <= now) {
@@ -678,7 +758,7 @@ G* find_runnable(M* m) {
         }
       }
     }
-    idle_m(m);
+    if (G* g = idle_m(m)) return g;
   }
 }
 
@@ -1022,6 +1102,7 @@ void start_locked() {
   }
   install_signal_handlers();
   register_wake_source(&timers_pending);  // a pending timer can still wake a goroutine
+  netpoll_init();                         // where the idle sleeper waits, for timers too
   g_started.store(true, std::memory_order_release);
 }
 
@@ -1063,11 +1144,15 @@ void timer_armed(std::int64_t when) noexcept {
   if (until == 0)
     wakep();  // nobody sleeps with a deadline: an idle M (if any P is idle) comes to look
   else if (when < until)
-    idle_wake();
+    netpoll_break();
 }
 
 void timers_maybe_gone() noexcept {
-  if (sched.sleeper_until.load(std::memory_order_seq_cst) != 0 && !timers_pending()) idle_wake();
+  // Let the sleeper give up its deadline and, with nothing else to do, go idle where
+  // the deadlock detector can see it.
+  if (sched.sleeper_until.load(std::memory_order_seq_cst) != 0 && !timers_pending() &&
+      !netpoll_has_waiters())
+    netpoll_break();
 }
 
 void thread_block_begin() noexcept { sched.thread_waiters.fetch_add(1, std::memory_order_seq_cst); }
@@ -1139,6 +1224,44 @@ void ready(G* g, bool next) noexcept {
     global_put(g);
     wakep();
   }
+}
+
+void ready_list(GList list) noexcept {
+  if (list.empty()) return;
+  for (G* g = list.head; g != nullptr; g = g->schedlink) mark_ready(g);
+  M* m = current_m();
+  if (m != nullptr && m->p != nullptr) {
+    while (G* g = list.pop()) put_local(m->p, g, false);
+  } else {
+    sched.lock.lock();
+    global_put_batch_locked(list.head, list.tail, list.n);
+    sched.lock.unlock();
+  }
+  wakep();  // an idle P may share them (its spinner steals half)
+}
+
+void netpoll_need_poller() noexcept {
+  // The caller raised the waiter count (seq_cst) first. The idle sleeper, if there is
+  // one (or an M claiming the role, which reads the count after its claim), waits in
+  // epoll_wait and sees the event; else wake an idle P's M, which polls once it finds
+  // nothing else. A spinning or running M that goes idle reads the count after giving
+  // up its P (seq_cst), so if wakep sees no idle P and no spinner, that M sees the
+  // count (the argument of I4).
+  if (sched.sleeper_until.load(std::memory_order_seq_cst) != 0) return;
+  wakep();
+}
+
+int poll_network_if_stale(std::int64_t stale_ns) noexcept {
+  if (!netpoll_has_waiters() || sched.sleeper_until.load(std::memory_order_relaxed) != 0)
+    return 0;  // nobody waits, or the sleeper is blocked in the poller
+  std::int64_t last = sched.lastpoll.load(std::memory_order_relaxed);
+  std::int64_t now = nanotime();
+  if (now - last < stale_ns) return 0;
+  if (!sched.lastpoll.compare_exchange_strong(last, now, std::memory_order_relaxed)) return 0;
+  GList list = netpoll(0);
+  int n = list.n;
+  ready_list(list);
+  return n;
 }
 
 void for_each_g(void (*f)(G*, void*), void* arg) {

@@ -115,6 +115,47 @@ void park(WaitReason reason, bool (*unlockf)(void*), void* arg);
 // P is woken.
 void ready(G* g, bool next = true) noexcept;
 
+// A list of goroutines chained through schedlink (the netpoller's ready list).
+struct GList {
+  G* head = nullptr;
+  G* tail = nullptr;
+  int n = 0;
+  bool empty() const noexcept { return head == nullptr; }
+  void push(G* g) noexcept {
+    g->schedlink = nullptr;
+    if (tail != nullptr)
+      tail->schedlink = g;
+    else
+      head = g;
+    tail = g;
+    ++n;
+  }
+  G* pop() noexcept {
+    G* g = head;
+    if (g != nullptr) {
+      head = g->schedlink;
+      if (head == nullptr) tail = nullptr;
+      g->schedlink = nullptr;
+      --n;
+    }
+    return g;
+  }
+};
+// Makes a list of parked goroutines runnable at once (Go's injectglist): onto the
+// caller's P's queue when it holds one, else onto the global queue as one batch; then
+// wakes an idle P to share them. Each G must have been taken off its wait queue by
+// the caller, as for ready().
+void ready_list(GList list) noexcept;
+
+// --- The netpoller's side of the scheduler (src/netpoll, runtime.md "Netpoller") ---
+// A plain thread has just published a waiter on a socket: makes sure some M will
+// poll the network (wakes an idle P's M if nobody is blocked in the poller).
+void netpoll_need_poller() noexcept;
+// For the monitor thread (sysmon): polls the network without blocking if nobody has
+// for `stale_ns` (runtime.md: 10 ms) and queues what it finds. Returns how many
+// goroutines it made runnable. Safe from any thread, M or not.
+int poll_network_if_stale(std::int64_t stale_ns) noexcept;
+
 // Whether a goroutine or thread that found a sync lock held should spin a little
 // before queueing (iteration `iter`): only on a multicore runtime with other work
 // running and nothing else waiting for this P (Go's sync_runtime_canSpin).

@@ -14,9 +14,9 @@
 //  - an M about to give up its P runs every P's expired timers (idle Ps' heaps have
 //    no M of their own);
 //  - when every M is idle and timers are armed, exactly one M sleeps until the
-//    earliest deadline (sched.cpp, "the timed sleeper"; idle_wait.h), then takes an
-//    idle P and runs what is due. Arming a timer earlier than that sleep's deadline
-//    wakes it (timer_armed, Go's wakeNetPoller).
+//    earliest deadline (sched.cpp, "the idle sleeper": it waits in the network
+//    poller's epoll_wait), then takes an idle P and runs what is due. Arming a timer
+//    earlier than that sleep's deadline wakes it (timer_armed, Go's wakeNetPoller).
 //
 // Invariants:
 //  T1. A node is on at most one heap. `heap` says which (null: not armed); it is

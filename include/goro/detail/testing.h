@@ -53,4 +53,10 @@ std::int64_t context_nodes_alive() noexcept;
 // background().
 std::size_t context_children(const goro::Context& ctx) noexcept;
 
+// Goroutines and plain threads parked on a socket now (the network poller's
+// waiters), for tests that must know a reader is blocked before they act.
+std::int64_t io_waiters() noexcept;
+// Whether a runtime thread is blocked in the network poller (epoll_wait) now.
+bool netpoll_blocked() noexcept;
+
 }  // namespace goro::detail::testing
