@@ -26,12 +26,12 @@ void Once::call_slow(void (*run)(void*), void* f) {
   for (;;) {
     if (s & kDone) return;  // acquire (load or failed CAS): f's effects are visible
     if ((s & kRunning) == 0) {
-      if (state_.compare_exchange_weak(s, s | kRunning, std::memory_order_relaxed,
+      if (state_.compare_exchange_weak(s, s | kRunning, std::memory_order_acquire,
                                        std::memory_order_acquire))
         break;  // we run f
       continue;
     }
-    if (state_.compare_exchange_weak(s, s + kWaiter, std::memory_order_relaxed,
+    if (state_.compare_exchange_weak(s, s + kWaiter, std::memory_order_acquire,
                                      std::memory_order_acquire)) {
       // O2: the winner releases one count for us after f; Sema orders f before this.
       sema_.acquire(detail::WaitReason::sync_once);
