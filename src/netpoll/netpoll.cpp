@@ -110,6 +110,9 @@ struct CommitArgs {
 // plain thread before it sleeps): publish the waiter unless the slot moved on.
 bool commit(void* arg) {
   auto* a = static_cast<CommitArgs*>(arg);
+  // Read before the publish: once the waiter is out, it may be woken and its frame
+  // gone (its goroutine resumed elsewhere and its stack reused).
+  bool plain_thread = a->w->g == nullptr;
   g_waiters.fetch_add(1, std::memory_order_seq_cst);  // N4: before anyone can take it
   std::uintptr_t expected = PollDesc::kWait;
   // release: whoever takes the waiter out reads it (and the G) after this.
@@ -122,7 +125,7 @@ bool commit(void* arg) {
   // that takes long: poll_network_if_stale); a plain thread has no M, so make sure
   // someone polls for it. (Waking an idle M for goroutines too was measured: it costs
   // the http benchmark ~15% in extra wake-ups.)
-  if (a->w->g == nullptr) netpoll_need_poller();
+  if (plain_thread) netpoll_need_poller();
   return true;
 }
 

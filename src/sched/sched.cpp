@@ -529,7 +529,7 @@ bool deadlocked_locked() noexcept {
   if (sched.nmidle != sched.mcount) return false;  // an M runs (or is starting)
   if (any_runq_nonempty()) return false;
   std::int32_t waiters = sched.thread_waiters.load(std::memory_order_seq_cst);
-  if (waiters == 0 && goro::num_goroutines() == 0) return false;  // nobody waits
+  if (waiters <= 0 && goro::num_goroutines() == 0) return false;  // nobody waits
   for (auto& src : sched.wake_sources) {
     auto f = src.load(std::memory_order_acquire);
     if (f != nullptr && f()) return false;
@@ -1155,12 +1155,9 @@ void timers_maybe_gone() noexcept {
     netpoll_break();
 }
 
-void thread_block_begin() noexcept { sched.thread_waiters.fetch_add(1, std::memory_order_seq_cst); }
-void thread_block_cancel() noexcept {
-  sched.thread_waiters.fetch_sub(1, std::memory_order_seq_cst);
-}
 void thread_block_end() noexcept { sched.thread_waiters.fetch_sub(1, std::memory_order_seq_cst); }
 void thread_blocked() noexcept {
+  sched.thread_waiters.fetch_add(1, std::memory_order_seq_cst);
   if (!started()) return;
   // Cheap pre-check (racy; the lock decides): is every M idle?
   if (sched.npidle.load(std::memory_order_seq_cst) != sched.nprocs) return;

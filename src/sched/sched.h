@@ -167,13 +167,13 @@ bool sync_can_spin(int iter) noexcept;
 // primitive, nothing can ever wake a goroutine again: goro prints
 // "fatal error: all goroutines are asleep - deadlock!" and the dump, and exits 2.
 //
-// A plain thread about to block (Waiter::wait) calls thread_block_begin() before it
-// publishes its waiter, thread_block_cancel() if the publish is refused, and
-// thread_blocked() once published (it may run the check). Whoever wakes a plain
-// thread calls thread_block_end() before the wake, so a woken thread never counts as
-// blocked (a false report would need it to).
-void thread_block_begin() noexcept;
-void thread_block_cancel() noexcept;
+// A plain thread that has published its waiter (Waiter::wait) calls thread_blocked(),
+// which counts it as blocked and may run the check; whoever wakes a plain thread calls
+// thread_block_end() before the wake. The count may only ever fall short of the
+// threads truly asleep, never exceed it: a thread counted as blocked while it runs
+// could make the check report a deadlock that is not there. So the count goes up only
+// after the publish succeeded (a thread whose publish is refused never counted), and
+// a waker that gets there before the increment leaves it one short for that moment.
 void thread_blocked() noexcept;
 void thread_block_end() noexcept;
 // Subsystems that can wake goroutines from outside (timers, the netpoller, blocking

@@ -35,11 +35,7 @@ struct Waiter {
       park(reason, unlockf, arg);
       return;
     }
-    thread_block_begin();
-    if (!unlockf(arg)) {
-      thread_block_cancel();
-      return;
-    }
+    if (!unlockf(arg)) return;
     thread_blocked();
     while (woken.load(std::memory_order_acquire) == 0) futex_wait(&woken, 0);
   }
