@@ -15,13 +15,15 @@
 //   });
 //
 // The runtime starts by itself on first use. `configure` (before that) or the
-// environment variables GORO_PROCS, GORO_STACK_SIZE and GORO_STACK_GUARD set it up.
+// environment variables GORO_PROCS, GORO_STACK_SIZE, GORO_STACK_GUARD and
+// GORO_MAX_THREADS set it up.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <tuple>
 #include <type_traits>
@@ -48,6 +50,12 @@ struct Options {
   // limited by vm.max_map_count; `automatic` uses madvise where the kernel has it.
   enum class StackGuard { automatic, madvise, mprotect };
   StackGuard stack_guard = StackGuard::automatic;
+  // Most OS threads that run goroutines or blocking calls (Ms), Ps' threads included.
+  // A P whose thread is inside goro::blocking, or stuck in one goroutine for 10 ms,
+  // is handed to another thread only while that stays within this bound; past it,
+  // the P's other goroutines wait for the call (or the goroutine) to finish. Env
+  // GORO_MAX_THREADS; default 10000 (Go's limit); at least procs + 1.
+  int max_threads = 0;
 };
 
 // Sets the runtime's options. Must be called before the runtime starts (before the
@@ -124,6 +132,64 @@ std::invoke_result_t<std::decay_t<F>> run(F&& f) {
     done.wait();
     if (error) std::rethrow_exception(error);
     return std::move(*result);
+  }
+}
+
+namespace detail {
+// goro::blocking's halves (Go's entersyscall / exitsyscall). enter returns the calling
+// goroutine, or null when there is nothing to do (a plain thread, or already inside
+// blocking); exit takes that back and returns holding a P, maybe on another thread.
+void* blocking_enter() noexcept;
+void blocking_exit(void* token) noexcept;
+}  // namespace detail
+
+// blocking(f) runs f() on the calling thread and returns its result (or rethrows its
+// exception), letting the calling goroutine's P run other goroutines meanwhile: if f
+// is still running after ~20 us and there is other work, the P goes to another thread
+// (Go's syscall hand-off); when f returns, the goroutine takes a P back, or waits in
+// the run queue for one. Use it around calls that block the thread and that goro does
+// not know of: file I/O, a blocking library, a lock of another runtime.
+//
+//   std::string text = goro::blocking([&] { return read_whole_file(path); });
+//
+// Inside f the thread is a plain thread: in_goroutine() is false there, and a goro
+// primitive f waits on (a channel, a Mutex) blocks the thread, not a goroutine. A
+// short f costs a few atomic operations. Threads are bounded by
+// Options::max_threads. On a plain thread, blocking(f) is just f().
+template <class F>
+decltype(auto) blocking(F&& f) {
+  using R = std::invoke_result_t<F&&>;
+  void* token = detail::blocking_enter();
+  std::exception_ptr error;
+  if constexpr (std::is_void_v<R>) {
+    try {
+      std::forward<F>(f)();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    detail::blocking_exit(token);
+    if (error) std::rethrow_exception(error);
+  } else if constexpr (std::is_reference_v<R>) {
+    std::remove_reference_t<R>* result = nullptr;
+    try {
+      auto&& r = std::forward<F>(f)();
+      result = std::addressof(r);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    detail::blocking_exit(token);
+    if (error) std::rethrow_exception(error);
+    return static_cast<R>(*result);
+  } else {
+    std::optional<R> result;
+    try {
+      result.emplace(std::forward<F>(f)());
+    } catch (...) {
+      error = std::current_exception();
+    }
+    detail::blocking_exit(token);
+    if (error) std::rethrow_exception(error);
+    return R(std::move(*result));
   }
 }
 

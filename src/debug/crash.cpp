@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cxxabi.h>
+#include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -70,11 +72,39 @@ void chain(struct sigaction* prev, int sig, siginfo_t* info, void* uc) {
 }
 
 void on_fault(int sig, siginfo_t* info, void* ucv) {
-  M* m = current_m();
-  G* g = m != nullptr ? m->curg : nullptr;
+  G* g = current_g_for_crash();
   if (g != nullptr && stacks::in_guard(static_cast<const char*>(info->si_addr), g->stack_lo))
     report_overflow(g, static_cast<ucontext_t*>(ucv), info->si_addr);
   chain(sig == SIGBUS ? &g_prev_bus : &g_prev_segv, sig, info, ucv);
+}
+
+// The stall report (GORO_STALL_REPORT), on the stalled goroutine's own thread.
+std::atomic<std::int64_t> g_stall_ran_ns{0};
+
+void on_stall_report(int, siginfo_t*, void* ucv) {
+  G* g = current_g_for_crash();
+  if (g == nullptr) return;  // it reached a scheduling point meanwhile
+  int saved = errno;
+  const auto* uc = static_cast<const ucontext_t*>(ucv);
+  std::uintptr_t fp = 0, pc = 0;
+#if defined(__x86_64__)
+  fp = std::uintptr_t(uc->uc_mcontext.gregs[REG_RBP]);
+  pc = std::uintptr_t(uc->uc_mcontext.gregs[REG_RIP]);
+#elif defined(__aarch64__)
+  fp = std::uintptr_t(uc->uc_mcontext.regs[29]);
+  pc = std::uintptr_t(uc->uc_mcontext.pc);
+#else
+  (void)uc;
+#endif
+  TraceOut out(2, /*demangle=*/false);  // signal context
+  out.putf(
+      "goro: stall: goroutine %llu has run for %lld ms without a scheduling point; the "
+      "goroutines waiting for its P go to another thread\n\n",
+      static_cast<unsigned long long>(g->id),
+      static_cast<long long>(g_stall_ran_ns.load(std::memory_order_relaxed) / 1000000));
+  format_goroutine(out, g, "running", fp, pc);
+  out.flush();
+  errno = saved;
 }
 
 void on_sigquit(int) {
@@ -105,6 +135,20 @@ void install_signal_handlers() {
     sigemptyset(&q.sa_mask);
     sigaction(SIGQUIT, &q, nullptr);
   }
+}
+
+void install_stall_report_handler() {
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = &on_stall_report;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGURG, &sa, nullptr);
+}
+
+void request_stall_report(M* m, std::int64_t ran_ns) noexcept {
+  g_stall_ran_ns.store(ran_ns, std::memory_order_relaxed);
+  pthread_kill(m->thread, SIGURG);
 }
 
 void setup_thread_signals(M*) {

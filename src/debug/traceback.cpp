@@ -98,6 +98,7 @@ const char* state_name(G* g) noexcept {
     case GState::waiting: return wait_reason_name(g->wait_reason.load(std::memory_order_relaxed));
     case GState::dead: return "dead";
     case GState::free: return "free";
+    case GState::syscall: return "syscall";
   }
   return "?";
 }

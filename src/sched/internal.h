@@ -2,6 +2,7 @@
 // scheduler.
 #pragma once
 
+#include <pthread.h>
 #include <signal.h>
 
 #include <atomic>
@@ -20,9 +21,13 @@ namespace goro::detail {
 struct P {
   int id = 0;
   RunQueue runq;  // owner pushes; anyone steals
-  M* m = nullptr;
-  P* link = nullptr;  // idle list, guarded by the scheduler lock
-  std::uint32_t schedtick = 0;
+  // The M holding it: written by that M (or whoever idles it), read by the monitor to
+  // find a stalled P's thread (GORO_STALL_REPORT). Not on any hot path.
+  std::atomic<M*> m{nullptr};
+  P* link = nullptr;  // idle list (or spare list), guarded by the scheduler lock
+  // Goroutines scheduled on this P: written by the owner (load + store, relaxed), read
+  // by the monitor (sysmon) to tell a P that has run one goroutine for too long.
+  std::atomic<std::uint32_t> schedtick{0};
   G* gfree = nullptr;  // free G records
   std::uint32_t ngfree = 0;
   StackCache stacks;
@@ -34,6 +39,26 @@ struct P {
   std::atomic<std::int64_t> live{0};
   // This P's timers (src/time/timers.h): armed by anyone, run by whoever holds a P.
   TimerHeap timers;
+
+  // --- blocking calls and stalls (sched.cpp, "The monitor") ---
+  // (generation << 1) | in_call. Its M sets in_call (release) in blocking_enter and
+  // gives the P up with that; then either the M takes it back on return, or the
+  // monitor takes it to hand to another M, each by a CAS from the exact value the M
+  // stored (the generation rules out taking back a P that went round to another M's
+  // blocking call meanwhile).
+  std::atomic<std::uint64_t> syscall{0};
+  // At 1 P the owner reads and writes its run queue without locked instructions while
+  // no other P exists (sched.alone): owner_op is 1 (relaxed) around each such
+  // operation, so that the monitor, before letting a spare P steal from this one, can
+  // wait out one in flight (see owner_swap_next).
+  std::atomic<std::uint32_t> owner_op{0};
+  // A spare P (after the nprocs regular ones): lent by the monitor to another M while
+  // `ward`, a regular P, runs one goroutine too long with other work waiting. ward and
+  // ward_tick (its schedtick then) are written by the monitor before the hand-off and
+  // read by the M holding the spare.
+  bool spare = false;
+  P* ward = nullptr;
+  std::uint32_t ward_tick = 0;
 };
 
 // An OS thread running the scheduler loop on its own stack ("g0") and goroutines on
@@ -43,6 +68,9 @@ struct M {
   P* p = nullptr;                      // held P
   P* nextp = nullptr;                  // P handed over by whoever woke us (startm)
   G* curg = nullptr;                   // running goroutine, null in g0
+  P* oldp = nullptr;                   // the P it gave up for a blocking call
+  std::uint64_t syscall_word = 0;      // what it stored in oldp->syscall then
+  G* blocking_g = nullptr;             // the goroutine in goro::blocking on this M
   void* g0ctx = nullptr;               // g0's saved context while a goroutine runs
   bool spinning = false;               // looking for work (counted in nmspinning)
   std::atomic<std::uint32_t> wake{0};  // futex: 1 once handed a P
@@ -50,6 +78,7 @@ struct M {
   std::uint64_t rand = 0;
   int* errno_addr = nullptr;        // this thread's errno and C++ exception state,
   EhGlobals* eh = nullptr;          // looked up once (the thread never changes)
+  pthread_t thread{};               // for the monitor's stall report (a signal)
   const void* g0_bottom = nullptr;  // the thread's own stack, for ASan switches
   std::size_t g0_size = 0;
 #if defined(GORO_ASAN)
@@ -64,8 +93,13 @@ struct M {
 // for dumps.
 void for_each_g(void (*f)(G*, void*), void* arg);
 
-// The Ps, nprocs() of them; null before the runtime starts. Never freed.
+// The Ps, nprocs() of them; null before the runtime starts. Never freed. (The spare
+// Ps follow them in the same array; see sched.cpp.)
 P* all_ps() noexcept;
+
+// The goroutine the calling thread runs, including one inside goro::blocking (which
+// current_g() does not report): for crash reports.
+G* current_g_for_crash() noexcept;
 
 // time/: a timer was armed at `when` and is its heap's new earliest deadline. Wakes the
 // timed sleeper if it sleeps past `when`, or, when no M sleeps with a deadline, an idle
@@ -79,6 +113,10 @@ void timers_maybe_gone() noexcept;
 // debug/: crash and overflow reporting.
 void install_signal_handlers();
 void setup_thread_signals(M* m);  // alternate signal stack for an M
+// GORO_STALL_REPORT: the monitor found that the goroutine on `m` has run for `ran_ns`
+// without a scheduling point; m's thread prints its stack, once, from a signal.
+void install_stall_report_handler();
+void request_stall_report(M* m, std::int64_t ran_ns) noexcept;
 [[noreturn]] void crash_uncaught_exception(G* g) noexcept;
 
 }  // namespace goro::detail

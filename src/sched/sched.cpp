@@ -26,7 +26,9 @@
 // the idle sleeper's wait is an epoll_wait, so sockets and timers wake it alike.
 #include <cxxabi.h>
 #include <fcntl.h>
+#include <linux/membarrier.h>
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -41,6 +43,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "goro/detail/testing.h"
 #include "goro/runtime.h"
@@ -81,6 +84,25 @@ struct Sched {
 
   P* ps = nullptr;
   int nprocs = 1;
+  // Spare Ps (ps[nprocs .. nprocs + nspare)): lent by the monitor while a P runs one
+  // goroutine too long (see "The monitor"). spare_free and nspare_active are guarded
+  // by lock.
+  int nspare = 0;
+  P* spare_free = nullptr;
+  int nspare_active = 0;
+  // At 1 P: whether the lone P's run queue can have no thief (no spare P is active),
+  // so its owner may skip the locked instructions (owner_swap_next). Turned off by
+  // the monitor before a spare P may steal (with the membarrier hand-shake there),
+  // back on by the last spare to retire (release; the owner reads it acquire).
+  std::atomic<bool> alone{false};
+  bool membarrier_ok = false;  // MEMBARRIER_CMD_PRIVATE_EXPEDITED is registered
+  int max_threads = 10000;     // Options::max_threads
+  // The monitor sleeps on this (1) while every P is idle; whoever takes an idle P
+  // wakes it (sysmon_kick).
+  std::atomic<std::uint32_t> sysmon_sleeping{0};
+  bool stall_report = false;  // GORO_STALL_REPORT
+  std::atomic<std::uint64_t> spares_lent{0};  // for tests (relaxed)
+  std::atomic<std::uint64_t> handoffs{0};
 
   Lock glock;                     // guards gfree and G chunk allocation
   G* gfree = nullptr;             // free G records: a stack of batches (as the global queue's)
@@ -331,13 +353,37 @@ G* global_get(P* p, std::int64_t max) noexcept {
   return b != nullptr ? global_unpack(p, b, n, max) : nullptr;
 }
 
+// The owner of p's run queue operations that may skip locked instructions when p is
+// the lone P (sched.alone). The hand-shake with the monitor, which turns `alone` off
+// before a spare P steals from p: the owner raises owner_op, then reads alone; the
+// monitor stores alone = false, runs membarrier (a full barrier on every thread of
+// the process), then waits for owner_op to read 0. Either the owner's read of alone
+// came after the barrier (and sees false), or its owner_op = 1 is visible to the
+// monitor, which waits for the operation to end. The owner pays two plain stores.
+inline G* owner_swap_next(P* p, G* g) noexcept {
+  if (sched.nprocs != 1) return p->runq.swap_next(g, false);
+  p->owner_op.store(1, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  G* old = p->runq.swap_next(g, sched.alone.load(std::memory_order_acquire));
+  p->owner_op.store(0, std::memory_order_release);
+  return old;
+}
+inline G* owner_pop(P* p) noexcept {
+  if (sched.nprocs != 1) return p->runq.pop(false);
+  p->owner_op.store(1, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  G* g = p->runq.pop(sched.alone.load(std::memory_order_acquire));
+  p->owner_op.store(0, std::memory_order_release);
+  return g;
+}
+
 // Owner of p: queues g locally (runnext with next), spilling half to the global
 // queue when the ring is full: to its tail, or with spill_front to its front (the
 // spilled goroutines were next in line here; a woken sleeper should not wait behind
 // everything queued globally).
 void put_local(P* p, G* g, bool next, bool spill_front = false) noexcept {
   if (next) {
-    g = p->runq.swap_next(g, sched.nprocs == 1);
+    g = owner_swap_next(p, g);
     if (g == nullptr) return;
   }
   while (!p->runq.push(g)) {
@@ -366,10 +412,11 @@ inline bool timers_due(P* p) noexcept {
 // The next queued goroutine of p: the global queue now and then (fairness), the local
 // queue, then the global queue.
 inline __attribute__((always_inline)) G* next_queued(P* p) noexcept {
-  if (GORO_UNLIKELY(p->schedtick % 61 == 0) && sched.gq_size.load(std::memory_order_relaxed) > 0) {
+  if (GORO_UNLIKELY(p->schedtick.load(std::memory_order_relaxed) % 61 == 0) &&
+      sched.gq_size.load(std::memory_order_relaxed) > 0) {
     if (G* g = global_get(p, 1)) return g;
   }
-  if (G* g = p->runq.pop(sched.nprocs == 1)) return g;
+  if (G* g = owner_pop(p)) return g;
   if (GORO_LIKELY(sched.gq_size.load(std::memory_order_relaxed) == 0)) return nullptr;
   return global_get(p, 0);
 }
@@ -378,21 +425,33 @@ inline __attribute__((always_inline)) G* next_queued(P* p) noexcept {
 // straight from one goroutine to the next), or null to go through g0: when there is
 // none, or when p has an expired timer. Timers are not run here: this runs on the
 // departing goroutine's stack, maybe holding the lock its park will release (a timer
-// that sends on that very channel would deadlock); g0 runs them (find_runnable).
+// that sends on that very channel would deadlock); g0 runs them (find_runnable). A
+// spare P always goes through g0, which checks whether its ward needs it still.
 inline __attribute__((always_inline)) G* next_local(P* p) noexcept {
-  if (timers_due(p)) return nullptr;
+  if (timers_due(p) || GORO_UNLIKELY(p->spare)) return nullptr;
   return next_queued(p);
 }
 
 // ---------------------------------------------------------------------------
 // Idle Ps and Ms.
 
-// Scheduler lock held.
+// Wakes the monitor if it sleeps because every P was idle (see sysmon_main): the
+// other half of its Dekker pair (its flag store; fence; npidle read).
+void sysmon_kick() noexcept {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (sched.sysmon_sleeping.load(std::memory_order_relaxed) != 0 &&
+      sched.sysmon_sleeping.exchange(0, std::memory_order_acq_rel) != 0)
+    futex_wake(&sched.sysmon_sleeping, 1);
+}
+
+// Scheduler lock held. Taking a P out of the idle list ends "every P idle", so the
+// monitor is woken if it sleeps (rare: a futex wake-up only on that transition).
 P* pidle_get_locked() noexcept {
   P* p = sched.pidle;
   if (p != nullptr) {
     sched.pidle = p->link;
     sched.npidle.store(sched.npidle.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    sysmon_kick();
   }
   return p;
 }
@@ -403,15 +462,26 @@ void pidle_put_locked(P* p) noexcept {
   sched.npidle.store(sched.npidle.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
 }
 
+// Scheduler lock held: a spare P goes back to the monitor's list. The last active
+// spare gives the lone P (at 1 P) its lock-free run queue back (release: the spare's
+// last steal comes before the owner's next unlocked operation; owner_swap_next).
+void spare_return_locked(P* p) noexcept {
+  p->ward = nullptr;
+  p->m = nullptr;
+  p->link = sched.spare_free;
+  sched.spare_free = p;
+  if (--sched.nspare_active == 0 && sched.membarrier_ok)
+    sched.alone.store(true, std::memory_order_release);
+}
+
 void mstart(M* m);
 
-void newm(P* p, bool spinning) {
+// Starts a thread for p; `id` was counted in mcount by the caller (startm).
+void newm(P* p, bool spinning, int id) {
   M* m = new M;
   m->nextp = p;
   m->spinning = spinning;
-  sched.lock.lock();
-  m->id = sched.mcount++;
-  sched.lock.unlock();
+  m->id = id;
   m->rand = 0x9E3779B97F4A7C15ull * std::uint64_t(m->id + 1);
   pthread_attr_t attr;
   pthread_attr_init(&attr);
@@ -441,10 +511,23 @@ void startm(P* p, bool spinning) {
     }
   }
   M* m = sched.midle;
+  int new_id = -1;
   if (m != nullptr) {
     sched.midle = m->link;
     --sched.nmidle;
-  } else if (sched.poller_m != nullptr) {
+  } else if (sched.poller_m == nullptr && sched.mcount >= sched.max_threads) {
+    // Options::max_threads reached (every thread is busy or inside a blocking call):
+    // leave p idle. The next thread to come back from a blocking call takes it.
+    if (p->spare)
+      spare_return_locked(p);
+    else
+      pidle_put_locked(p);
+    sched.lock.unlock();
+    if (spinning) sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+    return;
+  } else if (sched.poller_m == nullptr) {
+    new_id = sched.mcount++;  // counted now, under the lock, so the bound holds
+  } else {
     // No M sleeps on its futex, but the idle sleeper is blocked in the network
     // poller: hand it the P and break its wait rather than start another thread.
     m = sched.poller_m;
@@ -457,7 +540,7 @@ void startm(P* p, bool spinning) {
   }
   sched.lock.unlock();
   if (m == nullptr) {
-    newm(p, spinning);
+    newm(p, spinning, new_id);
     return;
   }
   m->nextp = p;
@@ -488,7 +571,7 @@ void reset_spinning(M* m) {
 
 bool any_runq_nonempty() noexcept {
   if (sched.gq_size.load(std::memory_order_acquire) != 0) return true;
-  for (int i = 0; i < sched.nprocs; ++i)
+  for (int i = 0; i < sched.nprocs + sched.nspare; ++i)
     if (!sched.ps[i].runq.empty()) return true;
   return false;
 }
@@ -675,10 +758,49 @@ G* idle_m(M* m) {
   }
 }
 
+// A spare P's M, in g0 (every switch on a spare P comes here: next_local): work for
+// the spare while its ward is still stuck, or null once the spare has retired (m then
+// holds no P). Its work: its own queue, the ward's (stolen half at a time), timers
+// that are due anywhere (the ward's M cannot run them), the global queue, the
+// network. When the ward's M schedules again, or nothing is left, the spare's queue
+// goes to the global queue and the spare back to the monitor.
+G* spare_next(M* m, P* p) {
+  P* w = p->ward;
+  bool stuck = w->schedtick.load(std::memory_order_relaxed) == p->ward_tick &&
+               (w->syscall.load(std::memory_order_relaxed) & 1) == 0;
+  if (stuck) {
+    std::int64_t now = nanotime();
+    if (std::int64_t e = timers_earliest(); e != 0 && e <= now) run_all_due_timers(now);
+    if (G* g = p->runq.pop(false)) return g;
+    if (G* g = p->runq.steal_from(w->runq, true)) return g;
+    if (G* g = global_get(p, 0)) return g;
+    if (G* g = poll_network()) return g;
+  }
+  // Retire. What is queued here goes to the global queue, for the regular Ps.
+  GList rest;
+  while (G* g = p->runq.pop(false)) rest.push(g);
+  if (!rest.empty()) {
+    sched.lock.lock();
+    global_put_batch_locked(rest.head, rest.tail, rest.n);
+    sched.lock.unlock();
+  }
+  sched.lock.lock();
+  spare_return_locked(p);
+  m->p = nullptr;
+  sched.lock.unlock();
+  if (!rest.empty()) wakep();
+  return nullptr;
+}
+
 // g0: finds a goroutine to run, sleeping when there is none. Returns holding a P.
 G* find_runnable(M* m) {
   for (;;) {
     P* p = m->p;
+    if (GORO_UNLIKELY(p->spare)) {
+      if (G* g = spare_next(m, p)) return g;
+      stopm(m);  // retired: sleep until handed a P like any idle M
+      continue;
+    }
     if (timers_due(p)) run_timers(&p->timers, nanotime());
     if (G* g = next_queued(p)) return g;
     if (G* g = poll_network()) return g;
@@ -802,7 +924,7 @@ inline M* switch_to(M* m, [[maybe_unused]] G* from, G* to, SwitchAction* act) no
 // Makes `g` the running goroutine of m's P, binding a stack on its first run.
 inline void prepare(M* m, G* g) {
   P* p = m->p;
-  ++p->schedtick;
+  p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   m->curg = g;
   g->state.store(GState::running, std::memory_order_relaxed);
   if (g->ctx == nullptr) bind_stack(p, g);
@@ -902,6 +1024,7 @@ void after_switch(M* m, bctx::transfer_t t) noexcept {
   if (static_cast<char*>(t.fctx) < g->min_sp) g->min_sp = static_cast<char*>(t.fctx);
   switch (kind) {
     case SwitchAction::requeue: put_local(p, g, false); break;
+    case SwitchAction::to_global: global_put(g); break;
     case SwitchAction::park:
       // release: a dump that reads `waiting` (acquire) sees the saved context and the
       // stack as the goroutine left it. Before unlockf: once that has run, a waker may
@@ -944,6 +1067,7 @@ inline __attribute__((always_inline)) void switch_out(M* m, G* g, G* next,
 
 void mstart(M* m) {
   t_m = m;
+  m->thread = pthread_self();
   m->errno_addr = errno_ptr();
   m->eh = eh_globals();
   pthread_attr_t attr;
@@ -963,6 +1087,20 @@ void mstart(M* m) {
   m->nextp = nullptr;
   m->p->m = m;
   for (;;) {
+    if (GORO_UNLIKELY(m->p == nullptr)) {
+      // Back from a goroutine that came out of a blocking call to find its P taken
+      // and none idle (blocking_exit): it is on the global queue. Take an idle P if
+      // one has turned up since, else sleep like any idle M.
+      sched.lock.lock();
+      P* p = pidle_get_locked();
+      sched.lock.unlock();
+      if (p != nullptr) {
+        m->p = p;
+        p->m = m;
+      } else {
+        stopm(m);
+      }
+    }
     G* g = find_runnable(m);
     if (m->spinning) reset_spinning(m);
     prepare(m, g);
@@ -970,6 +1108,224 @@ void mstart(M* m) {
     act.save_to = &m->g0ctx;
     m = switch_to(m, nullptr, g, &act);
   }
+}
+
+// ---------------------------------------------------------------------------
+// The monitor (Go's sysmon; runtime.md "Blocking calls and stalls").
+//
+// One runtime thread, holding no P, that looks at every P every tick: 20 us, doubling
+// after 1 ms without anything to do up to 10 ms, and asleep (sysmon_sleeping) while
+// every P is idle, until someone takes one (pidle_get_locked). Each tick it:
+// - retakes a P whose M has been inside goro::blocking for a whole tick, when the P
+//   has work or nobody else looks for work (or after 10 ms regardless), and hands it
+//   to another M (handoff);
+// - finds a P that has run the same goroutine for 10 ms (its schedtick has not moved)
+//   while others wait on it, and lends a spare P to another M to run them (lend_spare):
+//   goro cannot preempt a goroutine (C++ code has no safe points), so the goroutine
+//   keeps its thread and the ones waiting behind it move;
+// - polls the network if nobody has for 10 ms.
+// It hands out Ps only while the Ms stay within Options::max_threads.
+
+constexpr std::int64_t kSysmonMinDelayNs = 20'000;
+constexpr std::int64_t kSysmonMaxDelayNs = 10'000'000;
+constexpr std::int64_t kStallNs = 10'000'000;  // a goroutine this long on its P stalls it
+constexpr std::int64_t kRetakeAnywayNs = 10'000'000;
+
+struct SysmonSeen {
+  std::uint64_t syscall = 0;  // P.syscall as last seen
+  std::int64_t syscall_since = 0;
+  std::uint32_t schedtick = 0;  // P.schedtick as last seen
+  std::int64_t sched_since = 0;
+  bool reported = false;  // the stall at this schedtick was reported
+};
+
+// Whether another M may be put to work: an idle one exists, or a new one stays within
+// the bound. Racy (a hint): the bound may be overshot by the few Ms started at once.
+bool may_use_another_m() noexcept {
+  sched.lock.lock();
+  bool ok = sched.nmidle > 0 || sched.poller_m != nullptr || sched.mcount < sched.max_threads;
+  sched.lock.unlock();
+  return ok;
+}
+
+// The monitor owns p (taken from a blocking call): gives it to an M if there is
+// anything for it to do, else puts it on the idle list (Go's handoffp).
+void handoff(P* p) {
+  if (p->spare || !p->runq.empty() || p->timers.when0.load(std::memory_order_relaxed) != 0) {
+    startm(p, false);
+    return;
+  }
+  sched.lock.lock();
+  if (sched.gq_head != nullptr) {
+    sched.lock.unlock();
+    startm(p, false);
+    return;
+  }
+  // Nobody spinning and no P idle: nobody would notice new work; be that M.
+  if (sched.nmspinning.load(std::memory_order_relaxed) == 0 &&
+      sched.npidle.load(std::memory_order_relaxed) == 0) {
+    sched.lock.unlock();
+    std::int32_t zero = 0;
+    if (sched.nmspinning.compare_exchange_strong(zero, 1, std::memory_order_seq_cst)) {
+      startm(p, true);
+      return;
+    }
+    sched.lock.lock();
+  }
+  pidle_put_locked(p);
+  sched.lock.unlock();
+  // Sockets need a poller: if nobody sleeps in it, wake an M to (idle_m).
+  if (netpoll_has_waiters() && sched.sleeper_until.load(std::memory_order_seq_cst) == 0) wakep();
+}
+
+// Lends a spare P to another M to run what waits on `ward`, which has run one
+// goroutine since schedtick `tick`. False if no spare is free or one already serves
+// ward.
+bool lend_spare(P* ward, std::uint32_t tick) {
+  sched.lock.lock();
+  for (int i = 0; i < sched.nspare; ++i)
+    if (sched.ps[sched.nprocs + i].ward == ward) {
+      sched.lock.unlock();
+      return false;
+    }
+  P* sp = sched.spare_free;
+  if (sp == nullptr) {
+    sched.lock.unlock();
+    return false;
+  }
+  sched.spare_free = sp->link;
+  sp->link = nullptr;
+  sp->ward = ward;
+  sp->ward_tick = tick;
+  ++sched.nspare_active;
+  bool handshake = sched.alone.load(std::memory_order_relaxed);
+  sched.alone.store(false, std::memory_order_relaxed);
+  sched.lock.unlock();
+  if (handshake) {
+    // The lone P's owner may be inside an unlocked run-queue operation: make it see
+    // alone == false from now on, and wait out the one in flight (owner_swap_next).
+    if (::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+      fatal("goro: membarrier failed after it was registered");
+    while (ward->owner_op.load(std::memory_order_acquire) != 0) cpu_relax();
+  }
+  sched.spares_lent.fetch_add(1, std::memory_order_relaxed);
+  startm(sp, false);
+  return true;
+}
+
+void report_stall(P* p, std::int64_t ran_ns) {
+  if (M* m = p->m.load(std::memory_order_acquire)) request_stall_report(m, ran_ns);
+}
+
+// One look at every P. Returns whether it did anything (for the back-off).
+bool sysmon_tick(SysmonSeen* seen, std::int64_t now) {
+  bool acted = false;
+  if (poll_network_if_stale(kStallNs) > 0) acted = true;
+  int nall = sched.nprocs + sched.nspare;
+  for (int i = 0; i < nall; ++i) {
+    P* p = &sched.ps[i];
+    SysmonSeen& s = seen[i];
+    std::uint64_t word = p->syscall.load(std::memory_order_acquire);
+    if ((word & 1) != 0) {
+      // In a blocking call. Give it a whole tick first.
+      if (s.syscall != word) {
+        s.syscall = word;
+        s.syscall_since = now;
+        continue;
+      }
+      bool busy_elsewhere = sched.nmspinning.load(std::memory_order_relaxed) +
+                                sched.npidle.load(std::memory_order_relaxed) >
+                            0;
+      if (p->runq.empty() && busy_elsewhere && now - s.syscall_since < kRetakeAnywayNs) continue;
+      if (!may_use_another_m()) continue;
+      if (p->syscall.compare_exchange_strong(word, word & ~std::uint64_t(1),
+                                             std::memory_order_acquire,
+                                             std::memory_order_relaxed)) {
+        sched.handoffs.fetch_add(1, std::memory_order_relaxed);
+        handoff(p);
+        acted = true;
+      }
+      continue;
+    }
+    if (i >= sched.nprocs) continue;  // spares are lent, never stall-checked
+    std::uint32_t tick = p->schedtick.load(std::memory_order_relaxed);
+    if (s.schedtick != tick || s.sched_since == 0) {
+      s.schedtick = tick;
+      s.sched_since = now;
+      s.reported = false;
+      continue;
+    }
+    if (now - s.sched_since < kStallNs) continue;
+    // One goroutine (or its M's scheduler, stuck) for 10 ms. Does anything wait on it?
+    std::int64_t w = p->timers.when0.load(std::memory_order_relaxed);
+    bool waiting = !p->runq.empty() || (w != 0 && w <= now) ||
+                   (sched.gq_size.load(std::memory_order_relaxed) > 0 &&
+                    sched.npidle.load(std::memory_order_relaxed) == 0);
+    if (!waiting) continue;
+    if (sched.npidle.load(std::memory_order_relaxed) > 0 && !p->runq.empty() &&
+        sched.nmspinning.load(std::memory_order_relaxed) == 0) {
+      wakep();  // an idle P's M can steal them
+      acted = true;
+      continue;
+    }
+    if (!may_use_another_m()) continue;
+    if (lend_spare(p, tick)) {
+      acted = true;
+      if (sched.stall_report && !s.reported) report_stall(p, now - s.sched_since);
+      s.reported = true;
+    }
+  }
+  return acted;
+}
+
+void sysmon_main() {
+  std::vector<SysmonSeen> seen(std::size_t(sched.nprocs + sched.nspare));
+  std::int64_t delay = kSysmonMinDelayNs;
+  int idle = 0;
+  for (;;) {
+    if (idle == 0)
+      delay = kSysmonMinDelayNs;
+    else if (idle > 50)
+      delay = std::min(delay * 2, kSysmonMaxDelayNs);
+    struct timespec ts {
+      0, long(delay)
+    };
+    nanosleep(&ts, nullptr);
+    // Every P idle: nothing can be stuck or blocked. Sleep until a P is taken (the
+    // Dekker pair with sysmon_kick: our flag store; fence; npidle read).
+    if (sched.npidle.load(std::memory_order_relaxed) == sched.nprocs) {
+      sched.sysmon_sleeping.store(1, std::memory_order_seq_cst);
+      if (sched.npidle.load(std::memory_order_seq_cst) == sched.nprocs)
+        futex_wait(&sched.sysmon_sleeping, 1);
+      sched.sysmon_sleeping.store(0, std::memory_order_relaxed);
+      idle = 0;
+      continue;
+    }
+    if (sysmon_tick(seen.data(), nanotime()))
+      idle = 0;
+    else
+      ++idle;
+  }
+}
+
+void start_sysmon() {
+  note_runtime_thread(+1);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 256 << 10);
+  pthread_t tid;
+  int rc = pthread_create(
+      &tid, &attr,
+      [](void*) -> void* {
+        prctl(PR_SET_NAME, "goro-sysmon");
+        prctl(PR_SET_TIMERSLACK, 1000UL);  // a 20 us tick, not 20 + 50 us
+        sysmon_main();
+        return nullptr;
+      },
+      nullptr);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) fatal("goro: cannot create the monitor thread (pthread_create failed)");
 }
 
 // ---------------------------------------------------------------------------
@@ -1067,6 +1423,18 @@ Options resolve_options(Options o) {
       o.stack_size = std::size_t(128) << 10;
   }
   if (o.stack_size < (std::size_t(16) << 10)) o.stack_size = std::size_t(16) << 10;
+  if (o.max_threads <= 0) {
+    if (const char* s = std::getenv("GORO_MAX_THREADS"); s != nullptr && *s != '\0') {
+      char* end = nullptr;
+      long v = std::strtol(s, &end, 10);
+      if (end == s || *end != '\0' || v < 1 || v > 1000000)
+        bad_env("GORO_MAX_THREADS", s, "a number from 1 to 1000000");
+      o.max_threads = int(v);
+    } else {
+      o.max_threads = 10000;
+    }
+  }
+  if (o.max_threads < o.procs + 1) o.max_threads = o.procs + 1;
   if (o.stack_guard == Options::StackGuard::automatic) {
     if (const char* s = std::getenv("GORO_STACK_GUARD"); s != nullptr && *s != '\0') {
       if (std::strcmp(s, "madvise") == 0)
@@ -1093,16 +1461,40 @@ void start_locked() {
                                                                 : Options::StackGuard::mprotect;
   g_options = o;
   sched.nprocs = o.procs;
-  sched.ps = new P[std::size_t(o.procs)];
+  sched.nspare = o.procs;  // at most one spare per P (each lent to one stalled P)
+  sched.max_threads = o.max_threads;
+  sched.ps = new P[std::size_t(o.procs + sched.nspare)];
   for (int i = o.procs - 1; i >= 0; --i) {
     P* p = &sched.ps[i];
     p->id = i;
     p->rand = 0x2545F4914F6CDD1Dull * std::uint64_t(i + 1);
     pidle_put_locked(p);
   }
+  for (int i = o.procs + sched.nspare - 1; i >= o.procs; --i) {
+    P* p = &sched.ps[i];
+    p->id = i;
+    p->rand = 0x2545F4914F6CDD1Dull * std::uint64_t(i + 1);
+    p->spare = true;
+    p->link = sched.spare_free;
+    sched.spare_free = p;
+  }
+  // The lone P skips locked instructions on its run queue until a spare P is lent,
+  // which needs membarrier to stop it safely (owner_swap_next); without membarrier
+  // it never skips them.
+  if (o.procs == 1 &&
+      ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0) {
+    sched.membarrier_ok = true;
+    sched.alone.store(true, std::memory_order_relaxed);
+  }
+  if (const char* s = std::getenv("GORO_STALL_REPORT"); s != nullptr && *s != '\0' &&
+                                                         std::strcmp(s, "0") != 0) {
+    sched.stall_report = true;
+    install_stall_report_handler();
+  }
   install_signal_handlers();
   register_wake_source(&timers_pending);  // a pending timer can still wake a goroutine
   netpoll_init();                         // where the idle sleeper waits, for timers too
+  start_sysmon();
   g_started.store(true, std::memory_order_release);
 }
 
@@ -1208,6 +1600,76 @@ void park(WaitReason reason, bool (*unlockf)(void*), void* arg) {
   act.unlockf = unlockf;
   act.arg = arg;
   switch_out(m, g, next_local(m->p), &act);
+}
+
+// ---------------------------------------------------------------------------
+// Blocking calls (goro::blocking; Go's entersyscall / exitsyscall).
+//
+// enter: the goroutine's M gives up its P (P.syscall gets in_call, with a fresh
+// generation) and runs f as a plain thread would (curg and p are null, so whatever
+// f does with goro blocks the thread). The P stays where it is: if f returns soon,
+// exit takes it back with one CAS and nobody else ever knew. If f takes longer than
+// a monitor tick (~20 us) and the P has work (or nobody else is looking for work),
+// the monitor takes the P with the same CAS and hands it to another M (retake). exit
+// then takes an idle P if there is one, else puts the goroutine on the global queue
+// and lets its M sleep: the goroutine continues wherever a P picks it up.
+
+void* blocking_enter() noexcept {
+  M* m = current_m();
+  if (m == nullptr || m->curg == nullptr) return nullptr;  // plain thread, or nested
+  G* g = m->curg;
+  P* p = m->p;
+  m->oldp = p;
+  m->blocking_g = g;
+  m->curg = nullptr;
+  m->p = nullptr;
+  g->state.store(GState::syscall, std::memory_order_release);
+  std::uint64_t word = ((p->syscall.load(std::memory_order_relaxed) >> 1) + 1) << 1 | 1;
+  // release: what the owner did with p comes before whoever takes it (the monitor's
+  // acquire CAS).
+  m->syscall_word = word;
+  p->syscall.store(word, std::memory_order_release);
+  return g;
+}
+
+void blocking_exit(void* token) noexcept {
+  if (token == nullptr) return;
+  auto* g = static_cast<G*>(token);
+  M* m = current_m();
+  P* p = m->oldp;
+  m->oldp = nullptr;
+  m->blocking_g = nullptr;
+  m->curg = g;
+  // From exactly the word we stored: p may have gone round to another M's blocking
+  // call since (a new generation), which is not ours to take.
+  std::uint64_t word = m->syscall_word;
+  if (p->syscall.compare_exchange_strong(word, word & ~std::uint64_t(1),
+                                         std::memory_order_acquire, std::memory_order_relaxed)) {
+    m->p = p;  // nobody took it: carry on
+    g->state.store(GState::running, std::memory_order_relaxed);
+    return;
+  }
+  // The monitor handed p to another M. An idle P?
+  sched.lock.lock();
+  P* np = pidle_get_locked();
+  sched.lock.unlock();
+  if (np != nullptr) {
+    m->p = np;
+    np->m = m;
+    g->state.store(GState::running, std::memory_order_relaxed);
+    return;
+  }
+  // None: queue the goroutine globally and let this M sleep (mstart).
+  g->state.store(GState::runnable, std::memory_order_relaxed);
+  SwitchAction act;
+  act.kind = SwitchAction::to_global;
+  switch_out(m, g, nullptr, &act);
+}
+
+G* current_g_for_crash() noexcept {
+  M* m = current_m();
+  if (m == nullptr) return nullptr;
+  return m->curg != nullptr ? m->curg : m->blocking_g;
 }
 
 void ready(G* g, bool next) noexcept {
@@ -1395,7 +1857,8 @@ void yield() {
 std::int64_t num_goroutines() noexcept {
   if (!started()) return 0;
   std::int64_t n = sched.thread_live.load(std::memory_order_acquire);
-  for (int i = 0; i < sched.nprocs; ++i) n += sched.ps[i].live.load(std::memory_order_acquire);
+  for (int i = 0; i < sched.nprocs + sched.nspare; ++i)
+    n += sched.ps[i].live.load(std::memory_order_acquire);
   return n;
 }
 
@@ -1442,6 +1905,16 @@ int thread_index() noexcept {
   M* m = current_m();
   return m != nullptr ? m->id : -1;
 }
+
+int threads_started() noexcept {
+  sched.lock.lock();
+  int n = sched.mcount;
+  sched.lock.unlock();
+  return n;
+}
+
+std::uint64_t spares_lent() noexcept { return sched.spares_lent.load(std::memory_order_relaxed); }
+std::uint64_t blocking_handoffs() noexcept { return sched.handoffs.load(std::memory_order_relaxed); }
 
 const char* stack_guard_mode() {
   ensure_started();

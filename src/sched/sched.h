@@ -10,6 +10,8 @@
 //   waiting   parked: owned by the wait queue it is on. Whoever takes it off the queue
 //             (under that queue's lock) calls ready() exactly once.
 //   dead      returned; its record and stack go back to the P it died on.
+//   syscall   inside goro::blocking(f): its M runs f holding no P, as a plain thread
+//             would (blocking_enter / blocking_exit); nobody else touches it.
 //
 // Invariants:
 //  I1. A G's saved context is written before the G becomes visible to anyone who can
@@ -36,7 +38,7 @@ namespace goro::detail {
 struct P;
 struct M;
 
-enum class GState : std::uint32_t { free, runnable, running, waiting, dead };
+enum class GState : std::uint32_t { free, runnable, running, waiting, dead, syscall };
 
 // Mirror of the Itanium C++ ABI's per-thread exception state (__cxa_eh_globals):
 // saved per goroutine so a goroutine parked inside a catch block keeps its exception.
@@ -90,7 +92,9 @@ static_assert(offsetof(G, wait_since) <= 128, "G's hot fields must fit in two ca
 
 // What the context we switch to must do for the one we left (invariant I1).
 struct SwitchAction {
-  enum Kind : std::uint8_t { none, requeue, park, exit } kind = none;
+  // requeue: onto the P's queue; to_global: onto the global queue (its M has no P);
+  // park: publish the waiter (unlockf); exit: free it.
+  enum Kind : std::uint8_t { none, requeue, to_global, park, exit } kind = none;
   void** save_to = nullptr;          // where the departing context is saved
   M* m = nullptr;                    // the M switching: the landing side runs on it too
   G* g = nullptr;                    // the departing goroutine (requeue, park, exit)

@@ -84,6 +84,10 @@ void timer_add(TimerNode* t, std::int64_t when, std::int64_t period) {
   if (t->destroy != nullptr) t->refs.fetch_add(1, std::memory_order_relaxed);  // the heap's (T5)
   M* m = current_m();
   P* p = m != nullptr ? m->p : nullptr;
+  // A spare P (lent while its ward runs one goroutine too long) keeps no timers of its
+  // own: they go to the ward's heap, which the spare's M runs while it holds the spare
+  // and the ward's own M runs again once it is back (sched.cpp, "The monitor").
+  if (p != nullptr && p->spare) p = p->ward;
   if (p == nullptr) p = &all_ps()[cheap_rand() % std::uint32_t(nprocs())];
   TimerHeap* h = &p->timers;
   h->lock.lock();

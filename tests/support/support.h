@@ -67,6 +67,15 @@ constexpr std::int64_t scaled(std::int64_t n) {
 }
 
 // GORO_PROCS from the environment, or 0 if unset (ctest always sets it).
+// A CPU pause for busy-wait loops that must have no scheduling point at all.
+inline void cpu_pause() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+
 inline int env_procs() {
   const char* s = std::getenv("GORO_PROCS");
   return s != nullptr && *s != '\0' ? std::atoi(s) : 0;

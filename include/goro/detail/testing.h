@@ -33,6 +33,15 @@ std::uint64_t goroutine_id() noexcept;
 // Index of the runtime thread (M) the caller runs on, -1 on a plain thread.
 int thread_index() noexcept;
 
+// Runtime threads that run goroutines or blocking calls (Ms) started so far; they
+// never exit, so this is also the most that ever existed at once.
+int threads_started() noexcept;
+
+// Times the monitor lent a spare P because a goroutine held its P too long with others
+// waiting, and times it handed a P on from a blocking call, since the process started.
+std::uint64_t spares_lent() noexcept;
+std::uint64_t blocking_handoffs() noexcept;
+
 // "madvise" or "mprotect": how stack guard pages are made in this process.
 const char* stack_guard_mode();
 

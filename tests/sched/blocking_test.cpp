@@ -1,0 +1,389 @@
+// blocking_test.cpp — goroutines that wait on the world without telling goro how
+// (api.md "Runtime": goro::blocking; runtime.md "Blocking calls and stalls"): a
+// blocking call hands its P to another thread, a goroutine that computes without a
+// scheduling point does not starve the others of its P, and neither takes more
+// threads than Options::max_threads.
+//
+// The tests never time anything: each one makes the other goroutines' progress the
+// condition the blocking call (or the busy loop) waits for, so without the hand-off
+// it would wait for ever at 1 P (and at n Ps with n such calls), and ctest's timeout
+// would fail it.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "goro/detail/testing.h"
+#include "goro/goro.h"
+#include "support/support.h"
+
+namespace gt = goro::detail::testing;
+
+// Outside the anonymous namespace, so that the stall report's traceback can name it
+// (the tests are linked with -rdynamic).
+namespace goro_stall_test {
+__attribute__((noinline)) void spin_until(std::atomic<bool>& flag) {
+  while (!flag.load(std::memory_order_acquire)) goro_test::cpu_pause();
+  asm volatile("" ::: "memory");
+}
+}  // namespace goro_stall_test
+
+namespace {
+
+// A count that plain-thread code (inside goro::blocking) can wait on: the thread
+// blocks on a std::condition_variable, which goro knows nothing of.
+class Gate {
+ public:
+  void add(int n = 1) {
+    std::lock_guard<std::mutex> lk(mu_);
+    count_ += n;
+    cv_.notify_all();
+  }
+  void wait_for(int n) {
+    std::unique_lock<std::mutex> lk(mu_);
+    cv_.wait(lk, [&] { return count_ >= n; });
+  }
+  int count() {
+    std::lock_guard<std::mutex> lk(mu_);
+    return count_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int count_ = 0;
+};
+
+struct MoveOnly {
+  std::unique_ptr<int> v;
+};
+
+TEST(Blocking, ReturnsWhatTheCallReturns) {
+  goro::run([] {
+    EXPECT_EQ(goro::blocking([] { return 7; }), 7);
+    EXPECT_EQ(goro::blocking([] { return std::string("seven"); }), "seven");
+    MoveOnly m = goro::blocking([] { return MoveOnly{std::make_unique<int>(8)}; });
+    ASSERT_NE(m.v, nullptr);
+    EXPECT_EQ(*m.v, 8);
+    int x = 1;
+    int& r = goro::blocking([&]() -> int& { return x; });
+    EXPECT_EQ(&r, &x);
+    int side = 0;
+    goro::blocking([&] { side = 9; });
+    EXPECT_EQ(side, 9);
+  });
+}
+
+TEST(Blocking, RethrowsTheException) {
+  goro::run([] {
+    std::uint64_t id = gt::goroutine_id();
+    try {
+      goro::blocking([]() -> int { throw std::runtime_error("disk on fire"); });
+      ADD_FAILURE() << "blocking did not rethrow";
+    } catch (const std::runtime_error& e) {
+      EXPECT_STREQ(e.what(), "disk on fire");
+    }
+    // Still the same goroutine, still a goroutine.
+    EXPECT_TRUE(goro::in_goroutine());
+    EXPECT_EQ(gt::goroutine_id(), id);
+  });
+}
+
+TEST(Blocking, InsideTheCallTheThreadIsAPlainThread) {
+  goro::run([] {
+    std::uint64_t id = gt::goroutine_id();
+    bool inside = true;
+    std::uint64_t inside_id = 1;
+    bool nested = true;
+    goro::blocking([&] {
+      inside = goro::in_goroutine();
+      inside_id = gt::goroutine_id();
+      nested = goro::blocking([] { return goro::in_goroutine(); });
+    });
+    EXPECT_FALSE(inside);
+    EXPECT_EQ(inside_id, 0u);
+    EXPECT_FALSE(nested);
+    EXPECT_TRUE(goro::in_goroutine());
+    EXPECT_EQ(gt::goroutine_id(), id);
+  });
+}
+
+TEST(Blocking, FromAPlainThreadJustCalls) {
+  std::thread t([] {
+    EXPECT_EQ(goro::blocking([] { return goro::in_goroutine() ? 1 : 2; }), 2);
+  });
+  t.join();
+}
+
+TEST(Blocking, GoroPrimitivesInsideBlockTheThread) {
+  // A channel receive inside blocking waits as a plain thread's would; the goroutine
+  // sending to it runs on the P that blocking gave up.
+  goro::run([] {
+    goro::Chan<int> ch;
+    goro::go([ch]() mutable { ch.send(5); });
+    int v = goro::blocking([&] { return *ch.recv(); });
+    EXPECT_EQ(v, 5);
+  });
+}
+
+// The case: one goroutine stuck in a blocking call, a thousand others that
+// must make progress meanwhile. The call returns only once they all have.
+TEST(Blocking, ThousandOthersProgressWhileOneBlocks) {
+  const int kOthers = 1000;
+  goro::run([&] {
+    Gate progressed;
+    goro::WaitGroup wg;
+    wg.add(1);
+    goro::go([&] {
+      goro::blocking([&] { progressed.wait_for(kOthers); });
+      wg.done();
+    });
+    goro::Chan<int> relay(0);
+    for (int i = 0; i < kOthers; ++i) {
+      wg.add(1);
+      goro::go([&] {
+        goro::yield();  // scheduling points, and the P moving between goroutines
+        progressed.add();
+        wg.done();
+      });
+    }
+    wg.wait();
+    EXPECT_EQ(progressed.count(), kOthers);
+  });
+}
+
+// One blocking call per P: every P must be handed on for the others to run.
+TEST(Blocking, EveryPBlockedAtOnce) {
+  goro::run([] {
+    const int n = goro::procs();
+    Gate others;
+    goro::WaitGroup wg;
+    for (int i = 0; i < n; ++i) {
+      wg.add(1);
+      goro::go([&] {
+        goro::blocking([&] { others.wait_for(100); });
+        wg.done();
+      });
+    }
+    for (int i = 0; i < 100; ++i) {
+      wg.add(1);
+      goro::go([&] {
+        others.add();
+        wg.done();
+      });
+    }
+    wg.wait();
+  });
+  EXPECT_GE(gt::blocking_handoffs(), 1u);
+}
+
+// Many calls blocked at once, each waiting for all of them: needs that many threads,
+// so Ps are handed on again and again, and the goroutines come back out on threads
+// that found their P taken (exit without a P: queued, then resumed elsewhere).
+TEST(Blocking, SixtyFourCallsBlockedTogether) {
+  const int kCalls = 64;
+  goro::run([&] {
+    Gate entered;
+    goro::WaitGroup wg;
+    std::atomic<int> after{0};
+    for (int i = 0; i < kCalls; ++i) {
+      wg.add(1);
+      goro::go([&] {
+        std::uint64_t id = gt::goroutine_id();
+        goro::blocking([&] {
+          entered.add();
+          entered.wait_for(kCalls);
+        });
+        // Back as the same goroutine, which can park and be woken as usual.
+        EXPECT_EQ(gt::goroutine_id(), id);
+        EXPECT_TRUE(goro::in_goroutine());
+        goro::yield();
+        after.fetch_add(1);
+        wg.done();
+      });
+    }
+    wg.wait();
+    EXPECT_EQ(after.load(), kCalls);
+  });
+  EXPECT_GE(gt::threads_started(), kCalls);
+}
+
+TEST(Blocking, ErrnoSetInsideSurvivesTheReturn) {
+  goro::run([] {
+    goro::blocking([] { errno = ENOSPC; });
+    EXPECT_EQ(errno, ENOSPC);
+  });
+}
+
+TEST(Blocking, DumpShowsTheGoroutineInASyscall) {
+  goro::run([] {
+    Gate in_call, release;
+    goro::WaitGroup wg;
+    wg.add(1);
+    goro::go([&] {
+      goro::blocking([&] {
+        in_call.add();
+        release.wait_for(1);
+      });
+      wg.done();
+    });
+    goro::blocking([&] { in_call.wait_for(1); });
+    std::ostringstream out;
+    goro::debug::dump(out);
+    std::string dump = out.str();
+    release.add();
+    wg.wait();
+    EXPECT_THAT(dump, ::testing::HasSubstr("[syscall]"));
+  });
+}
+
+// A goroutine inside a blocking call may still wake the others: while it is there,
+// every other goroutine asleep is not a deadlock. (The call sleeps as its subject,
+// not to synchronise anything: a false report would exit 2 and fail the test.)
+TEST(Blocking, NoDeadlockReportedWhileACallIsInProgress) {
+  goro::run([] {
+    goro::Chan<int> ch;
+    goro::go([ch]() mutable {
+      goro::blocking([] { std::this_thread::sleep_for(std::chrono::milliseconds(30)); });
+      ch.send(1);
+    });
+    EXPECT_EQ(ch.recv(), std::optional<int>(1));
+  });
+}
+
+// --- stalls: a goroutine that never reaches a scheduling point ---
+
+// procs() goroutines spin (no scheduling point at all) until one more goroutine,
+// which can only run on a P they all hold, sets a flag.
+TEST(Stall, BusyLoopsDoNotStarveTheOthers) {
+  goro::run([] {
+    const int n = goro::procs();
+    std::atomic<bool> go_on{false};
+    std::atomic<int> spinning{0};
+    goro::WaitGroup wg;
+    for (int i = 0; i < n; ++i) {
+      wg.add(1);
+      goro::go([&] {
+        spinning.fetch_add(1);
+        while (!go_on.load(std::memory_order_acquire)) goro_test::cpu_pause();
+        wg.done();
+      });
+    }
+    wg.add(1);
+    goro::go([&] {
+      go_on.store(true, std::memory_order_release);
+      wg.done();
+    });
+    wg.wait();
+  });
+}
+
+// At 1 P the spinner's own P holds the goroutine it waits for (in its runnext slot,
+// where `go` puts it): the spare P must steal it from under a running owner.
+TEST(Stall, BusyLoopWaitingForAGoroutineItStarted) {
+  std::uint64_t lent = gt::spares_lent();
+  goro::run([] {
+    std::atomic<bool> done{false};
+    goro::go([&] { done.store(true, std::memory_order_release); });
+    while (!done.load(std::memory_order_acquire)) goro_test::cpu_pause();
+  });
+  // With more Ps, an idle one's thread may steal it instead.
+  if (goro::procs() == 1) {
+    EXPECT_GT(gt::spares_lent(), lent);
+  }
+}
+
+// The spinner keeps starting goroutines onto its own P while a spare P takes them
+// from it (at 1 P, the run queue goes from lock-free-for-one to shared under it).
+TEST(Stall, BusyLoopThatKeepsStartingGoroutines) {
+  goro::run([] {
+    std::atomic<int> ran{0};
+    std::atomic<int> started{0};
+    const int kWant = goro_test::kUnderSanitizer ? 200 : 2000;
+    while (ran.load(std::memory_order_acquire) < kWant) {
+      if (started.load(std::memory_order_relaxed) - ran.load(std::memory_order_relaxed) < 64) {
+        started.fetch_add(1, std::memory_order_relaxed);
+        goro::go([&] { ran.fetch_add(1, std::memory_order_release); });
+      }
+      goro_test::cpu_pause();
+    }
+    EXPECT_GE(started.load(), kWant);
+    // Let the rest finish (the leak check would otherwise wait for them).
+    while (ran.load() < started.load()) goro::yield();
+  });
+}
+
+// A timer due on the spinner's P fires anyway: its sleeper runs elsewhere.
+TEST(Stall, TimersOfABusyPStillFire) {
+  goro::run([] {
+    const int n = goro::procs();
+    std::atomic<bool> go_on{false};
+    goro::WaitGroup wg;
+    wg.add(1);
+    goro::go([&] {
+      goro::sleep_for(std::chrono::milliseconds(1));
+      go_on.store(true, std::memory_order_release);
+      wg.done();
+    });
+    for (int i = 0; i < n; ++i) {
+      wg.add(1);
+      goro::go([&] {
+        while (!go_on.load(std::memory_order_acquire)) goro_test::cpu_pause();
+        wg.done();
+      });
+    }
+    wg.wait();
+  });
+}
+
+// GORO_STALL_REPORT=1: the stall is reported once, from the stalled goroutine's own
+// thread, with its id and its stack.
+TEST(Stall, ReportNamesTheGoroutineAndItsStack) {
+  EXPECT_EXIT(
+      {
+        setenv("GORO_STALL_REPORT", "1", 1);
+        goro::run([] {
+          std::atomic<bool> done{false};
+          std::printf("test: id=%llu\n", static_cast<unsigned long long>(gt::goroutine_id()));
+          std::fflush(stdout);
+          std::fprintf(stderr, "test: id=%llu\n",
+                       static_cast<unsigned long long>(gt::goroutine_id()));
+          // Every P busy spinning (with more than one P, an idle one would take the
+          // goroutine that ends the spin, and nothing would stall).
+          std::atomic<int> spinning{0};
+          goro::WaitGroup wg;
+          for (int i = 1; i < goro::procs(); ++i) {
+            wg.add(1);
+            goro::go([&] {
+              spinning.fetch_add(1);
+              goro_stall_test::spin_until(done);
+              wg.done();
+            });
+          }
+          while (spinning.load() < goro::procs() - 1) goro::yield();
+          goro::go([&] { done.store(true, std::memory_order_release); });
+          goro_stall_test::spin_until(done);
+          wg.wait();
+        });
+        std::exit(0);
+      },
+      ::testing::ExitedWithCode(0),
+      ::testing::AllOf(::testing::HasSubstr("goro: stall: goroutine"),
+                       ::testing::HasSubstr("without a scheduling point"),
+                       ::testing::HasSubstr("[running]"), ::testing::HasSubstr("spin_until")));
+}
+
+}  // namespace
