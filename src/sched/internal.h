@@ -71,6 +71,7 @@ struct M {
   P* oldp = nullptr;                   // the P it gave up for a blocking call
   std::uint64_t syscall_word = 0;      // what it stored in oldp->syscall then
   G* blocking_g = nullptr;             // the goroutine in goro::blocking on this M
+  SwitchAction exit_act;               // a dying goroutine's last switch (g_main)
   void* g0ctx = nullptr;               // g0's saved context while a goroutine runs
   bool spinning = false;               // looking for work (counted in nmspinning)
   std::atomic<std::uint32_t> wake{0};  // futex: 1 once handed a P

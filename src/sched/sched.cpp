@@ -798,7 +798,9 @@ G* find_runnable(M* m) {
     P* p = m->p;
     if (GORO_UNLIKELY(p->spare)) {
       if (G* g = spare_next(m, p)) return g;
-      stopm(m);  // retired: sleep until handed a P like any idle M
+      // Retired: idle like any M that gave its P back (which may make it the one
+      // that waits in the network poller: sockets need one).
+      if (G* g = idle_m(m)) return g;
       continue;
     }
     if (timers_due(p)) run_timers(&p->timers, nanotime());
@@ -898,9 +900,7 @@ inline M* switch_to(M* m, [[maybe_unused]] G* from, G* to, SwitchAction* act) no
   void* target = to != nullptr ? to->ctx : m->g0ctx;
   act->m = m;
 #if defined(GORO_ASAN)
-  void** fake = act->kind == SwitchAction::exit
-                    ? nullptr
-                    : (from != nullptr ? &from->asan_fake_stack : &m->g0_fake_stack);
+  void** fake = from != nullptr ? &from->asan_fake_stack : &m->g0_fake_stack;
   if (to != nullptr)
     __sanitizer_start_switch_fiber(fake, to->stack_lo, std::size_t(to->stack_hi - to->stack_lo));
   else
@@ -921,6 +921,27 @@ inline M* switch_to(M* m, [[maybe_unused]] G* from, G* to, SwitchAction* act) no
   return m;
 }
 
+// A dying goroutine's last switch, to `to` (null: g0). Not instrumented by ASan and
+// never inlined: this frame is on the goroutine's real stack, whereas an instrumented
+// one would be on its fake stack, which __sanitizer_start_switch_fiber(nullptr, ...)
+// destroys (and poisons) before the jump.
+[[noreturn]] GORO_NOINLINE __attribute__((no_sanitize_address)) void switch_exit(
+    M* m, G* to, SwitchAction* act) noexcept {
+  void* target = to != nullptr ? to->ctx : m->g0ctx;
+  act->m = m;
+#if defined(GORO_ASAN)
+  if (to != nullptr)
+    __sanitizer_start_switch_fiber(nullptr, to->stack_lo, std::size_t(to->stack_hi - to->stack_lo));
+  else
+    __sanitizer_start_switch_fiber(nullptr, m->g0_bottom, m->g0_size);
+#endif
+#if defined(GORO_TSAN)
+  __tsan_switch_to_fiber(to != nullptr ? to->tsan_fiber : m->g0_fiber, 0);
+#endif
+  bctx::jump_fcontext(target, act);
+  __builtin_unreachable();
+}
+
 // Makes `g` the running goroutine of m's P, binding a stack on its first run.
 inline void prepare(M* m, G* g) {
   P* p = m->p;
@@ -931,10 +952,22 @@ inline void prepare(M* m, G* g) {
 }
 
 // A goroutine's first frame.
-[[noreturn]] void g_entry(bctx::transfer_t t) noexcept {
+[[noreturn]] GORO_NOINLINE void g_main(bctx::transfer_t t) noexcept;
+
+// A goroutine's first frame: under ASan, only tells ASan that the new fiber has begun,
+// and calls g_main. Its own frame must not live on ASan's fake stack: a frame set up
+// before __sanitizer_finish_switch_fiber is carved from the fake stack of the context
+// that switched here (another thread's, maybe), which reclaims it later while this
+// goroutine still uses it (reported as a stack-use-after-return in the exit switch).
+[[noreturn]] __attribute__((no_sanitize_address)) void g_entry(bctx::transfer_t t) noexcept {
 #if defined(GORO_ASAN)
   __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
 #endif
+  g_main(t);
+}
+
+// The goroutine proper: runs its function, then switches away for good.
+[[noreturn]] void g_main(bctx::transfer_t t) noexcept {
   M* m = static_cast<SwitchAction*>(t.data)->m;
   after_switch(m, t);
   G* g = m->curg;
@@ -958,17 +991,20 @@ inline void prepare(M* m, G* g) {
   // release: whoever sees the count drop (wait_goroutines_at_most) sees our writes.
   p->live.store(p->live.load(std::memory_order_relaxed) - 1, std::memory_order_release);
   G* next = next_local(p);
-  SwitchAction act;
-  act.kind = SwitchAction::exit;
-  act.save_to = &g->ctx;
-  act.g = g;
+  // The action lives in the M, not in this frame: under ASan this frame is on the
+  // goroutine's fake stack, which the exit switch destroys before the landing side
+  // reads the action. The M's next exit (the earliest rewrite) comes after that read.
+  SwitchAction* act = &m->exit_act;
+  *act = SwitchAction{};
+  act->kind = SwitchAction::exit;
+  act->save_to = &g->ctx;
+  act->g = g;
   if (next != nullptr) {
     prepare(m, next);
   } else {
     m->curg = nullptr;
   }
-  switch_to(m, g, next, &act);
-  __builtin_unreachable();
+  switch_exit(m, next, act);
 }
 
 void bind_stack(P* p, G* g) {
@@ -1256,6 +1292,7 @@ bool sysmon_tick(SysmonSeen* seen, std::int64_t now) {
       continue;
     }
     if (now - s.sched_since < kStallNs) continue;
+    if (p->m.load(std::memory_order_relaxed) == nullptr) continue;  // idle, not stuck
     // One goroutine (or its M's scheduler, stuck) for 10 ms. Does anything wait on it?
     std::int64_t w = p->timers.when0.load(std::memory_order_relaxed);
     bool waiting = !p->runq.empty() || (w != 0 && w <= now) ||
@@ -1293,9 +1330,13 @@ void sysmon_main() {
     nanosleep(&ts, nullptr);
     // Every P idle: nothing can be stuck or blocked. Sleep until a P is taken (the
     // Dekker pair with sysmon_kick: our flag store; fence; npidle read).
-    if (sched.npidle.load(std::memory_order_relaxed) == sched.nprocs) {
+    // (Unless sockets wait and nobody sleeps in the poller: then keep polling them.)
+    auto poller_missing = [] {
+      return netpoll_has_waiters() && sched.sleeper_until.load(std::memory_order_seq_cst) == 0;
+    };
+    if (sched.npidle.load(std::memory_order_relaxed) == sched.nprocs && !poller_missing()) {
       sched.sysmon_sleeping.store(1, std::memory_order_seq_cst);
-      if (sched.npidle.load(std::memory_order_seq_cst) == sched.nprocs)
+      if (sched.npidle.load(std::memory_order_seq_cst) == sched.nprocs && !poller_missing())
         futex_wait(&sched.sysmon_sleeping, 1);
       sched.sysmon_sleeping.store(0, std::memory_order_relaxed);
       idle = 0;
