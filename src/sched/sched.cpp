@@ -771,8 +771,10 @@ G* spare_next(M* m, P* p) {
   if (stuck) {
     std::int64_t now = nanotime();
     if (std::int64_t e = timers_earliest(); e != 0 && e <= now) run_all_due_timers(now);
-    if (G* g = p->runq.pop(false)) return g;
+    // The ward's queue first: that is what the spare is for, and a goroutine here
+    // may be yielding while it waits for one there.
     if (G* g = p->runq.steal_from(w->runq, true)) return g;
+    if (G* g = p->runq.pop(false)) return g;
     if (G* g = global_get(p, 0)) return g;
     if (G* g = poll_network()) return g;
   }
@@ -1886,9 +1888,11 @@ void yield() {
     return;
   }
   G* g = m->curg;
-  G* next = next_local(m->p);
-  // Nothing else to run: carry on, unless a timer is due (g0 runs it; we queue).
-  if (next == nullptr && !timers_due(m->p)) return;
+  P* p = m->p;
+  G* next = next_local(p);
+  // Nothing else to run: carry on, unless a timer is due (g0 runs it; we queue), or
+  // this is a spare P: it goes through g0 to look at its ward's queue too.
+  if (next == nullptr && !timers_due(p) && !GORO_UNLIKELY(p->spare)) return;
   g->state.store(GState::runnable, std::memory_order_relaxed);
   SwitchAction act;
   act.kind = SwitchAction::requeue;

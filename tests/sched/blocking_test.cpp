@@ -333,6 +333,46 @@ TEST(Stall, BusyLoopThatKeepsStartingGoroutines) {
   });
 }
 
+// Goroutines moved to a spare P take turns there as anywhere: two that yield to each
+// other both make progress while the spinner holds the regular P.
+TEST(Stall, GoroutinesOnTheSpareTakeTurns) {
+  goro::run([] {
+    const int n = goro::procs();
+    std::atomic<bool> go_on{false};
+    std::atomic<int> spinning{0};
+    goro::WaitGroup wg;
+    for (int i = 1; i < n; ++i) {
+      wg.add(1);
+      goro::go([&] {
+        spinning.fetch_add(1);
+        while (!go_on.load(std::memory_order_acquire)) goro_test::cpu_pause();
+        wg.done();
+      });
+    }
+    while (spinning.load() < n - 1) goro::yield();
+    // Two goroutines that can only finish together, each yielding while it waits.
+    std::atomic<int> a{0}, b{0};
+    wg.add(2);
+    goro::go([&] {
+      for (int i = 0; i < 100; ++i) {
+        a.store(i + 1);
+        while (b.load() < i + 1) goro::yield();
+      }
+      wg.done();
+    });
+    goro::go([&] {
+      for (int i = 0; i < 100; ++i) {
+        b.store(i + 1);
+        while (a.load() < i + 1) goro::yield();
+      }
+      go_on.store(true, std::memory_order_release);
+      wg.done();
+    });
+    while (!go_on.load(std::memory_order_acquire)) goro_test::cpu_pause();
+    wg.wait();
+  });
+}
+
 // A timer due on the spinner's P fires anyway: its sleeper runs elsewhere.
 TEST(Stall, TimersOfABusyPStillFire) {
   goro::run([] {
