@@ -99,12 +99,15 @@ class RunQueue {
     return head_.load(std::memory_order_acquire) == tail_.load(std::memory_order_acquire) &&
            runnext_.load(std::memory_order_acquire) == nullptr;
   }
+  // How many goroutines have left the ring (by the owner or thieves), mod 2^32: the
+  // monitor compares two readings to tell whether anyone takes from a busy P's queue.
+  std::uint32_t taken() const noexcept { return head_.load(std::memory_order_relaxed); }
   std::uint32_t size() const noexcept {
     return tail_.load(std::memory_order_acquire) - head_.load(std::memory_order_acquire);
   }
 
-  // Thief: moves half of victim's ring into this (empty-ish) queue, whose owner is
-  // the caller. Returns one G to run now, or null. With take_next, also tries the
+  // Thief: moves half of victim's ring into this queue, whose owner is the caller
+  // and which must have room for half a ring (kSize / 2) more. Returns one G to run now, or null. With take_next, also tries the
   // victim's runnext when its ring is empty.
   G* steal_from(RunQueue& victim, bool take_next) noexcept {
     std::uint32_t t = tail_.load(std::memory_order_relaxed);

@@ -75,6 +75,9 @@ struct Sched {
   G* gq_head = nullptr;
   G* gq_tail = nullptr;
   std::atomic<std::int64_t> gq_size{0};  // written under lock; read anywhere
+  // Goroutines ever taken off the global queue (written under lock; read by the
+  // monitor, which only wants to know whether anyone takes from it).
+  std::atomic<std::uint64_t> gq_taken{0};
   P* pidle = nullptr;
   std::atomic<std::int32_t> npidle{0};  // written under lock; read anywhere (I4)
   M* midle = nullptr;
@@ -309,6 +312,8 @@ G* global_take_batch_locked(std::uint32_t* n) noexcept {
   *n = b->batch_len;
   sched.gq_size.store(sched.gq_size.load(std::memory_order_relaxed) - b->batch_len,
                       std::memory_order_relaxed);
+  sched.gq_taken.store(sched.gq_taken.load(std::memory_order_relaxed) + b->batch_len,
+                       std::memory_order_relaxed);
   return b;
 }
 
@@ -772,8 +777,10 @@ G* spare_next(M* m, P* p) {
     std::int64_t now = nanotime();
     if (std::int64_t e = timers_earliest(); e != 0 && e <= now) run_all_due_timers(now);
     // The ward's queue first: that is what the spare is for, and a goroutine here
-    // may be yielding while it waits for one there.
-    if (G* g = p->runq.steal_from(w->runq, true)) return g;
+    // may be yielding while it waits for one there. A steal moves up to half a ring
+    // into ours, so only while ours has room for it (nobody else takes from a spare).
+    if (p->runq.size() <= RunQueue::kSize / 2)
+      if (G* g = p->runq.steal_from(w->runq, true)) return g;
     if (G* g = p->runq.pop(false)) return g;
     if (G* g = global_get(p, 0)) return g;
     if (G* g = poll_network()) return g;
@@ -1174,7 +1181,8 @@ struct SysmonSeen {
   std::int64_t syscall_since = 0;
   std::uint32_t schedtick = 0;  // P.schedtick as last seen
   std::int64_t sched_since = 0;
-  bool reported = false;  // the stall at this schedtick was reported
+  std::uint32_t runq_taken = 0;  // P.runq.taken() as last seen
+  bool reported = false;         // the stall at this schedtick was reported
 };
 
 // Whether another M may be put to work: an idle one exists, or a new one stays within
@@ -1256,8 +1264,12 @@ void report_stall(P* p, std::int64_t ran_ns) {
 }
 
 // One look at every P. Returns whether it did anything (for the back-off).
-bool sysmon_tick(SysmonSeen* seen, std::int64_t now) {
+bool sysmon_tick(SysmonSeen* seen, std::uint64_t* gq_taken_seen, std::int64_t now) {
   bool acted = false;
+  std::uint64_t gq_taken = sched.gq_taken.load(std::memory_order_relaxed);
+  bool global_stuck =
+      sched.gq_size.load(std::memory_order_relaxed) > 0 && gq_taken == *gq_taken_seen;
+  *gq_taken_seen = gq_taken;
   if (poll_network_if_stale(kStallNs) > 0) acted = true;
   int nall = sched.nprocs + sched.nspare;
   for (int i = 0; i < nall; ++i) {
@@ -1287,6 +1299,10 @@ bool sysmon_tick(SysmonSeen* seen, std::int64_t now) {
     }
     if (i >= sched.nprocs) continue;  // spares are lent, never stall-checked
     std::uint32_t tick = p->schedtick.load(std::memory_order_relaxed);
+    // Whether others took from its queue since the last look (thieves serve it).
+    std::uint32_t taken = p->runq.taken();
+    bool served = taken != s.runq_taken;
+    s.runq_taken = taken;
     if (s.schedtick != tick || s.sched_since == 0) {
       s.schedtick = tick;
       s.sched_since = now;
@@ -1297,9 +1313,11 @@ bool sysmon_tick(SysmonSeen* seen, std::int64_t now) {
     if (p->m.load(std::memory_order_relaxed) == nullptr) continue;  // idle, not stuck
     // One goroutine (or its M's scheduler, stuck) for 10 ms. Does anything wait on it?
     std::int64_t w = p->timers.when0.load(std::memory_order_relaxed);
-    bool waiting = !p->runq.empty() || (w != 0 && w <= now) ||
-                   (sched.gq_size.load(std::memory_order_relaxed) > 0 &&
-                    sched.npidle.load(std::memory_order_relaxed) == 0);
+    // Its queue, unless other Ps' threads are taking from it (they steal: nothing
+    // starves); an overdue timer; or global work nobody has taken since the last look,
+    // with no P idle.
+    bool waiting = (!p->runq.empty() && !served) || (w != 0 && w <= now) ||
+                   (global_stuck && sched.npidle.load(std::memory_order_relaxed) == 0);
     if (!waiting) continue;
     if (sched.npidle.load(std::memory_order_relaxed) > 0 && !p->runq.empty() &&
         sched.nmspinning.load(std::memory_order_relaxed) == 0) {
@@ -1319,6 +1337,7 @@ bool sysmon_tick(SysmonSeen* seen, std::int64_t now) {
 
 void sysmon_main() {
   std::vector<SysmonSeen> seen(std::size_t(sched.nprocs + sched.nspare));
+  std::uint64_t gq_taken_seen = 0;
   std::int64_t delay = kSysmonMinDelayNs;
   int idle = 0;
   for (;;) {
@@ -1344,7 +1363,7 @@ void sysmon_main() {
       idle = 0;
       continue;
     }
-    if (sysmon_tick(seen.data(), nanotime()))
+    if (sysmon_tick(seen.data(), &gq_taken_seen, nanotime()))
       idle = 0;
     else
       ++idle;

@@ -333,6 +333,31 @@ TEST(Stall, BusyLoopThatKeepsStartingGoroutines) {
   });
 }
 
+// A spinner that keeps up to 2,000 goroutines queued (its ring full, the rest spilled
+// to the global queue) while a spare P takes them in half-ring steals and its own
+// queue fills: every one runs exactly once.
+TEST(Stall, SpinnerKeepingThousandsQueued) {
+  const int kTotal = goro_test::kUnderSanitizer ? 20000 : 200000;
+  goro::run([&] {
+    std::vector<std::atomic<int>> runs(static_cast<std::size_t>(kTotal));
+    std::atomic<int> ran{0};
+    int started = 0;
+    while (ran.load(std::memory_order_acquire) < kTotal) {
+      if (started < kTotal && started - ran.load(std::memory_order_relaxed) < 2000) {
+        goro::go([&, i = started] {
+          runs[static_cast<std::size_t>(i)].fetch_add(1, std::memory_order_relaxed);
+          goro::yield();  // and back through the spare's scheduler
+          ran.fetch_add(1, std::memory_order_release);
+        });
+        ++started;
+      } else {
+        goro_test::cpu_pause();
+      }
+    }
+    for (int i = 0; i < kTotal; ++i) ASSERT_EQ(runs[static_cast<std::size_t>(i)].load(), 1) << i;
+  });
+}
+
 // Goroutines moved to a spare P take turns there as anywhere: two that yield to each
 // other both make progress while the spinner holds the regular P.
 TEST(Stall, GoroutinesOnTheSpareTakeTurns) {
