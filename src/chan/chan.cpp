@@ -213,6 +213,7 @@ void chan_close(ChanCore* c) {
     }
   }
   c->lock.unlock();
+  BulkWakeScope bulk;
   while (wake_list != nullptr) {
     Sudog* s = wake_list;
     wake_list = s->next;  // read before the wake: s may be gone after it

@@ -52,6 +52,8 @@ struct P {
   // operation, so that the monitor, before letting a spare P steal from this one, can
   // wait out one in flight (see owner_swap_next).
   std::atomic<std::uint32_t> owner_op{0};
+  // BulkWakeScopes open on this P (owner: load + store, relaxed; read by the monitor).
+  std::atomic<std::uint32_t> bulk_wake{0};
   // A spare P (after the nprocs regular ones): lent by the monitor to another M while
   // `ward`, a regular P, runs one goroutine too long with other work waiting. ward and
   // ward_tick (its schedtick then) are written by the monitor before the hand-off and

@@ -431,9 +431,18 @@ inline __attribute__((always_inline)) G* next_queued(P* p) noexcept {
 // none, or when p has an expired timer. Timers are not run here: this runs on the
 // departing goroutine's stack, maybe holding the lock its park will release (a timer
 // that sends on that very channel would deadlock); g0 runs them (find_runnable). A
-// spare P always goes through g0, which checks whether its ward needs it still.
+// spare P switches straight to its own next goroutine only while its ward is still
+// stuck; otherwise (or with nothing of its own) g0 decides (spare_next).
+GORO_NOINLINE G* spare_next_local(P* p) noexcept {
+  P* w = p->ward;
+  if (w->schedtick.load(std::memory_order_relaxed) != p->ward_tick ||
+      (w->syscall.load(std::memory_order_relaxed) & 1) != 0)
+    return nullptr;
+  return p->runq.pop(false);
+}
 inline __attribute__((always_inline)) G* next_local(P* p) noexcept {
-  if (timers_due(p) || GORO_UNLIKELY(p->spare)) return nullptr;
+  if (timers_due(p)) return nullptr;
+  if (GORO_UNLIKELY(p->spare)) return spare_next_local(p);
   return next_queued(p);
 }
 
@@ -778,7 +787,8 @@ G* spare_next(M* m, P* p) {
     if (std::int64_t e = timers_earliest(); e != 0 && e <= now) run_all_due_timers(now);
     // The ward's queue first: that is what the spare is for, and a goroutine here
     // may be yielding while it waits for one there. A steal moves up to half a ring
-    // into ours, so only while ours has room for it (nobody else takes from a spare).
+    // into ours, so only while ours has room for it (nobody else takes from a spare);
+    // its runnext slot too, for the same yielding reason.
     if (p->runq.size() <= RunQueue::kSize / 2)
       if (G* g = p->runq.steal_from(w->runq, true)) return g;
     if (G* g = p->runq.pop(false)) return g;
@@ -1303,7 +1313,8 @@ bool sysmon_tick(SysmonSeen* seen, std::uint64_t* gq_taken_seen, std::int64_t no
     std::uint32_t taken = p->runq.taken();
     bool served = taken != s.runq_taken;
     s.runq_taken = taken;
-    if (s.schedtick != tick || s.sched_since == 0) {
+    if (s.schedtick != tick || s.sched_since == 0 ||
+        p->bulk_wake.load(std::memory_order_relaxed) != 0) {  // BulkWakeScope: not a stall
       s.schedtick = tick;
       s.sched_since = now;
       s.reported = false;
@@ -1726,6 +1737,20 @@ void blocking_exit(void* token) noexcept {
   SwitchAction act;
   act.kind = SwitchAction::to_global;
   switch_out(m, g, nullptr, &act);
+}
+
+BulkWakeScope::BulkWakeScope() noexcept {
+  M* m = current_m();
+  p_ = m != nullptr ? m->p : nullptr;
+  if (p_ != nullptr)
+    p_->bulk_wake.store(p_->bulk_wake.load(std::memory_order_relaxed) + 1,
+                        std::memory_order_relaxed);
+}
+BulkWakeScope::~BulkWakeScope() {
+  // Same P: waking never switches goroutines.
+  if (p_ != nullptr)
+    p_->bulk_wake.store(p_->bulk_wake.load(std::memory_order_relaxed) - 1,
+                        std::memory_order_relaxed);
 }
 
 G* current_g_for_crash() noexcept {

@@ -192,6 +192,7 @@ void Sema::release_many(std::uint32_t n) {
   // round per chunk, each waiter (on a stack that may be cold) touched while it is
   // still in cache. Waiters that had not queued yet find the count and do not block.
   constexpr std::uint32_t kChunk = 64;
+  BulkWakeScope bulk;
   while (b.nwait.load(std::memory_order_seq_cst) != 0) {
     Waiter* woken[kChunk];
     std::uint32_t k = 0;
