@@ -28,15 +28,16 @@
 //      then; its children are unlinked (not cancelled: nothing can cancel them through
 //      it any more) and their parent pointers cleared.
 //  X5. A deadline node's timer (goro::after_func) holds a reference on the node, in
-//      its function object, until the timer core is freed; the node holds the timer's
-//      handle in `timer` only while it is not cancelled. Every cancellation (its
-//      cancel function, an ancestor's, the timer's own firing) takes the handle under
-//      the node's lock and stops the timer after unlocking, so the core is freed (and
-//      its reference on the node dropped) once it is neither armed nor firing: a
-//      cancelled deadline node leaves no timer armed and no cycle behind. Until then
-//      the pending timer keeps the node alive, as Go's does. The handle is dropped
-//      only while its dropper still holds its own reference on the node, so the
-//      node's last reference never goes inside that drop.
+//      its function object, until the function has run (it cancels the node, then
+//      drops the reference before its goroutine exits) or the timer core is freed
+//      unrun. The node holds the timer's handle in `timer` only while it is not
+//      cancelled. Every cancellation (its cancel function, an ancestor's, the timer's
+//      own firing) takes the handle under the node's lock and stops the timer after
+//      unlocking, so the core is freed once it is neither armed nor firing: a
+//      cancelled deadline node leaves no timer armed and no reference cycle behind.
+//      Until then the pending timer keeps the node alive, as Go's does. The handle is
+//      dropped only by someone still holding a reference of their own on the node, so
+//      the node's last reference never goes inside that drop.
 //
 // Lock order: a parent's lock is never taken while holding a child's, except through
 // try_retain below (which reads the parent's reference count, not its lock). A child
@@ -248,7 +249,7 @@ void cancel(ContextNode* n, ContextErrc why) noexcept {
 }
 
 // A deadline's timer function: cancels the node with deadline_exceeded. Holds a
-// reference on the node (X5), dropped when the timer core frees it.
+// reference on the node (X5) until it has run, or until the timer core frees it unrun.
 class DeadlineFire {
  public:
   explicit DeadlineFire(ContextNode* n) noexcept : n_(n) {
@@ -261,7 +262,14 @@ class DeadlineFire {
   ~DeadlineFire() {
     if (n_ != nullptr) release(n_);
   }
-  void operator()() const noexcept { cancel(n_, ContextErrc::deadline_exceeded); }
+  // Runs at most once (the timer is never reset). Drops the reference at once rather
+  // than with the timer core, which the runner may free only after this goroutine has
+  // exited: so the node is released before its timer's goroutine is gone.
+  void operator()() noexcept {
+    ContextNode* n = std::exchange(n_, nullptr);
+    cancel(n, ContextErrc::deadline_exceeded);
+    release(n);
+  }
 
  private:
   ContextNode* n_;
