@@ -28,6 +28,17 @@
 // - A cancelled context detaches from its parent at once, so a long-lived parent does
 //   not keep records of children that are over. A child of a context that is already
 //   cancelled is born cancelled, with the parent's reason.
+// - with_deadline(parent, t) and with_timeout(parent, d) (Go's WithDeadline and
+//   WithTimeout) make a child that also cancels itself, with deadline_exceeded, once
+//   Context::Clock reaches t (now + d), unless the parent's deadline comes first.
+//   A timer does it (goro::after_func); cancelling the child first stops the timer:
+//
+//     auto [ctx, cancel] = goro::with_timeout(parent, std::chrono::milliseconds(100));
+//     std::optional<Reply> reply;
+//     goro::select(goro::case_recv(ctx.done()),  // ctx.err() == deadline_exceeded
+//                  goro::case_recv(replies, [&](std::optional<Reply> r) { reply = r; }));
+//     cancel();  // stops the timer if the reply came in time
+//
 // - Call the cancel function when the work the context governs is done, even if it
 //   succeeded (Go's `defer cancel()`): until then the child stays registered with its
 //   parent. Cancel functions may be called any number of times, from any goroutine or

@@ -783,7 +783,9 @@ TEST(ContextDeadline, ExpiryRacesCancel) {
       auto made = goro::with_timeout(parent, std::chrono::microseconds(r % 50));
       auto done = made.ctx.done();
       wg.add(2);
-      goro::go([&wg, c = made.cancel] {
+      goro::go([&wg, c = made.cancel, r] {
+        // Not synchronisation: spreads the cancels around the deadlines.
+        goro::sleep_for(std::chrono::microseconds(r % 40));
         c();
         wg.done();
       });
