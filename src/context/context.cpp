@@ -387,11 +387,12 @@ ContextWithCancel with_deadline(const Context& parent, Context::Clock::time_poin
   detail::ContextNode* c = detail::new_child(p, deadline);
   ContextWithCancel made{ContextAccess::adopt_context(c), ContextAccess::adopt_cancel(c)};
   if (c->err.load(std::memory_order_relaxed) != 0) return made;  // the parent's reason
-  Context::Clock::duration left = deadline - Context::Clock::now();
-  if (left <= Context::Clock::duration::zero()) {
+  const Context::Clock::time_point now = Context::Clock::now();
+  if (deadline <= now) {  // compared, not subtracted: time_point::min() must not overflow
     detail::cancel(c, ContextErrc::deadline_exceeded);  // born expired; detaches it
     return made;
   }
+  const Context::Clock::duration left = deadline - now;
   Timer timer;
   try {
     // Fires at now + left or later, so never before `deadline` (the timers' clock is

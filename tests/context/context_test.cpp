@@ -549,6 +549,28 @@ TEST(ContextDeadline, PassedDeadlineIsBornCancelled) {
   cancel_e();
 }
 
+TEST(ContextDeadline, ExtremeDeadlines) {
+  NodeLeakCheck leaks;
+  const std::size_t timers = gt::timers_armed();
+  auto [never, cancel_never] = goro::with_timeout(goro::background(), hours::max());
+  EXPECT_EQ(never.deadline(), Clock::time_point::max());  // saturated, not wrapped
+  EXPECT_FALSE(never.err());
+  auto [at_max, cancel_at_max] = goro::with_deadline(goro::background(), Clock::time_point::max());
+  EXPECT_FALSE(at_max.err());
+  EXPECT_EQ(gt::timers_armed(), timers + 2);
+  auto [long_ago, cancel_long_ago] = goro::with_timeout(goro::background(), hours::min());
+  EXPECT_EQ(long_ago.err(), goro::ContextErrc::deadline_exceeded);
+  auto [at_min, cancel_at_min] = goro::with_deadline(goro::background(), Clock::time_point::min());
+  EXPECT_EQ(at_min.err(), goro::ContextErrc::deadline_exceeded);
+  EXPECT_EQ(at_min.deadline(), Clock::time_point::min());
+  cancel_never();
+  cancel_at_max();
+  cancel_long_ago();
+  cancel_at_min();
+  EXPECT_EQ(never.err(), goro::ContextErrc::cancelled);
+  EXPECT_EQ(gt::timers_armed(), timers);
+}
+
 TEST(ContextDeadline, EarlierParentDeadlineWins) {
   NodeLeakCheck leaks;
   const std::size_t timers = gt::timers_armed();
