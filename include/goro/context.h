@@ -28,6 +28,17 @@
 // - A cancelled context detaches from its parent at once, so a long-lived parent does
 //   not keep records of children that are over. A child of a context that is already
 //   cancelled is born cancelled, with the parent's reason.
+// - with_deadline(parent, t) and with_timeout(parent, d) (Go's WithDeadline and
+//   WithTimeout) make a child that also cancels itself, with deadline_exceeded, once
+//   Context::Clock reaches t (now + d), unless the parent's deadline comes first.
+//   A timer does it (goro::after_func); cancelling the child first stops the timer:
+//
+//     auto [ctx, cancel] = goro::with_timeout(parent, std::chrono::milliseconds(100));
+//     std::optional<Reply> reply;
+//     goro::select(goro::case_recv(ctx.done()),  // ctx.err() == deadline_exceeded
+//                  goro::case_recv(replies, [&](std::optional<Reply> r) { reply = r; }));
+//     cancel();  // stops the timer if the reply came in time
+//
 // - Call the cancel function when the work the context governs is done, even if it
 //   succeeded (Go's `defer cancel()`): until then the child stays registered with its
 //   parent. Cancel functions may be called any number of times, from any goroutine or
@@ -39,6 +50,8 @@
 #pragma once
 
 #include <chrono>
+#include <cmath>
+#include <cstdint>
 #include <optional>
 #include <system_error>
 #include <type_traits>
@@ -185,5 +198,65 @@ inline Context background() noexcept { return Context(); }
 // already cancelled, the child is born cancelled with the parent's err(). Throws
 // std::bad_alloc.
 ContextWithCancel with_cancel(const Context& parent);
+
+// A child of `parent` that is also cancelled, with ContextErrc::deadline_exceeded, once
+// Context::Clock reaches `deadline` (Go's context.WithDeadline). The rest is as
+// with_cancel: the cancel function or the parent's cancellation cancels it first
+// (with their reason), and call the cancel function once the work is done — that also
+// stops the timer, so nothing is left behind.
+//  - If `parent`'s deadline() is already at or before `deadline`, this is just
+//    with_cancel(parent): the parent's deadline cancels the child first, and the
+//    child's deadline() is the parent's.
+//  - Otherwise the child's deadline() is `deadline`. If it has already passed (or
+//    `parent` is already cancelled), the child is born cancelled (with
+//    deadline_exceeded, or the parent's reason); else a timer (goro::after_func)
+//    cancels it at `deadline` or later (never earlier), from a goroutine of its own.
+// Until it is cancelled by any of these, the pending timer holds the child (as in Go),
+// even if every handle on it is gone. Never blocks; throws std::bad_alloc.
+//
+//   auto [ctx, cancel] = goro::with_deadline(parent, goro::Clock::now() + 2s);
+ContextWithCancel with_deadline(const Context& parent, Context::Clock::time_point deadline);
+
+// A time point of another clock is converted through that clock's now(): the deadline
+// is as far from Context::Clock::now() as `deadline` is from C::now().
+template <class C, class Duration>
+requires(!std::is_same_v<C, Context::Clock>) ContextWithCancel
+    with_deadline(const Context& parent, const std::chrono::time_point<C, Duration>& deadline);
+
+namespace detail {
+// Nanoseconds in d, rounded up, keeping its sign, clamped to [-INT64_MAX, INT64_MAX].
+template <class Rep, class Period>
+std::int64_t signed_duration_ns(const std::chrono::duration<Rep, Period>& d) noexcept {
+  long double ns = std::chrono::duration<long double, std::nano>(d).count();
+  if (ns >= 9.2e18L) return INT64_MAX;
+  if (ns <= -9.2e18L) return -INT64_MAX;
+  if (!(ns == ns)) return 0;  // NaN
+  return std::int64_t(std::ceil(ns));
+}
+// with_deadline(parent, Context::Clock::now() + timeout_ns), saturating.
+ContextWithCancel context_with_timeout_ns(const Context& parent, std::int64_t timeout_ns);
+}  // namespace detail
+
+// with_deadline(parent, Context::Clock::now() + timeout) (Go's context.WithTimeout):
+// cancelled with ContextErrc::deadline_exceeded once `timeout` has passed, unless its
+// cancel function or its parent cancels it first. A timeout <= 0 makes a child born
+// cancelled (unless the parent's deadline is already earlier). Never blocks; throws
+// std::bad_alloc.
+//
+//   auto [ctx, cancel] = goro::with_timeout(goro::background(), 100ms);
+//   goro::select(goro::case_recv(ctx.done(), [&] { give_up(ctx.err()); }),
+//                goro::case_recv(replies, [&](std::optional<Reply> r) { use(r); }));
+//   cancel();  // stops the timer if the reply came first
+template <class Rep, class Period>
+ContextWithCancel with_timeout(const Context& parent,
+                               const std::chrono::duration<Rep, Period>& timeout) {
+  return detail::context_with_timeout_ns(parent, detail::signed_duration_ns(timeout));
+}
+
+template <class C, class Duration>
+requires(!std::is_same_v<C, Context::Clock>) ContextWithCancel
+    with_deadline(const Context& parent, const std::chrono::time_point<C, Duration>& deadline) {
+  return with_timeout(parent, deadline - C::now());
+}
 
 }  // namespace goro

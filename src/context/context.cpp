@@ -27,6 +27,17 @@
 //  X4. A node reaches zero references only when unlinked, so its `parent` is null
 //      then; its children are unlinked (not cancelled: nothing can cancel them through
 //      it any more) and their parent pointers cleared.
+//  X5. A deadline node's timer (goro::after_func) holds a reference on the node, in
+//      its function object, until the function has run (it cancels the node, then
+//      drops the reference before its goroutine exits) or the timer core is freed
+//      unrun. The node holds the timer's handle in `timer` only while it is not
+//      cancelled. Every cancellation (its cancel function, an ancestor's, the timer's
+//      own firing) takes the handle under the node's lock and stops the timer after
+//      unlocking, so the core is freed once it is neither armed nor firing: a
+//      cancelled deadline node leaves no timer armed and no reference cycle behind.
+//      Until then the pending timer keeps the node alive, as Go's does. The handle is
+//      dropped only by someone still holding a reference of their own on the node, so
+//      the node's last reference never goes inside that drop.
 //
 // Lock order: a parent's lock is never taken while holding a child's, except through
 // try_retain below (which reads the parent's reference count, not its lock). A child
@@ -43,6 +54,7 @@
 #include "goro/context.h"
 #include "goro/detail/sema.h"
 #include "goro/detail/testing.h"
+#include "goro/time.h"
 #include "sched/platform.h"
 
 namespace goro {
@@ -64,6 +76,9 @@ struct ContextNode {
   ContextNode* parent = nullptr;    // X3; raw, not a reference
   ContextNode* children = nullptr;  // X1: the first child; each holds a link reference
   Context::DoneChan done = Context::DoneChan::nil();  // made by the first done() call
+  // with_deadline's timer (X5), set only while err == 0: whoever cancels the node takes
+  // it (under mu) and stops it (after unlocking).
+  Timer timer;
 
   // Guarded by the parent's mu while linked (X1). Once a child is taken off its
   // parent's list, whoever took it uses sib_next for its work lists.
@@ -154,7 +169,14 @@ ContextNode* mark_cancelled_locked(ContextNode* n, ContextErrc why) noexcept {
   return take_children_locked(n);
 }
 
+// Stops a timer taken off a cancelled node (X5) and drops the node's handle on it.
+// Called with no lock held, by someone holding a reference on the node.
+void stop_timer(Timer t) noexcept {
+  if (t) t.stop();  // false if it has fired: its cancel is then a no-op
+}
+
 void destroy(ContextNode* n) noexcept {
+  GORO_CHECK(!n->timer, "goro::Context: a node was freed with its deadline timer");
   delete n;
   g_nodes_alive.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -193,11 +215,13 @@ void release(ContextNode* n) noexcept {
 void cancel(ContextNode* n, ContextErrc why) noexcept {
   n->mu.lock();
   ContextNode* work = mark_cancelled_locked(n, why);
+  Timer timer = std::move(n->timer);  // X5
   ContextNode* parent = std::exchange(n->parent, nullptr);
   // X3: parent's memory is valid while we hold n->mu; a failed try_retain means the
   // parent is being destroyed, and its destruction unlinks n.
   bool have_parent = parent != nullptr && try_retain(parent);
   n->mu.unlock();
+  stop_timer(std::move(timer));
 
   if (have_parent) {
     parent->mu.lock();
@@ -215,11 +239,62 @@ void cancel(ContextNode* n, ContextErrc why) noexcept {
     work = k->sib_next;
     k->mu.lock();
     ContextNode* grandchildren = mark_cancelled_locked(k, why);  // null if k beat us to it
+    Timer k_timer = std::move(k->timer);
     k->parent = nullptr;
     k->mu.unlock();
+    stop_timer(std::move(k_timer));  // X5: we still hold k's link reference
     push_all(&work, grandchildren);
     release(k);
   }
+}
+
+// A deadline's timer function: cancels the node with deadline_exceeded. Holds a
+// reference on the node (X5) until it has run, or until the timer core frees it unrun.
+class DeadlineFire {
+ public:
+  explicit DeadlineFire(ContextNode* n) noexcept : n_(n) {
+    n_->refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  DeadlineFire(DeadlineFire&& o) noexcept : n_(std::exchange(o.n_, nullptr)) {}
+  DeadlineFire(const DeadlineFire&) = delete;
+  DeadlineFire& operator=(const DeadlineFire&) = delete;
+  DeadlineFire& operator=(DeadlineFire&&) = delete;
+  ~DeadlineFire() {
+    if (n_ != nullptr) release(n_);
+  }
+  // Runs at most once (the timer is never reset). Drops the reference at once rather
+  // than with the timer core, which the runner may free only after this goroutine has
+  // exited: so the node is released before its timer's goroutine is gone.
+  void operator()() noexcept {
+    ContextNode* n = std::exchange(n_, nullptr);
+    cancel(n, ContextErrc::deadline_exceeded);
+    release(n);
+  }
+
+ private:
+  ContextNode* n_;
+};
+
+// A new node with two references (the handles about to be made), the given deadline,
+// linked under p (p may be null: background) unless p is cancelled, in which case it
+// is born cancelled with p's reason.
+ContextNode* new_child(ContextNode* p, std::optional<Context::Clock::time_point> deadline) {
+  ContextNode* c = new_node();
+  c->refs.store(2, std::memory_order_relaxed);  // the two handles returned
+  c->deadline = deadline;
+  if (p != nullptr) {
+    // c is not shared yet: its fields need no lock until the handles leave here.
+    p->mu.lock();
+    if (int e = p->err.load(std::memory_order_relaxed); e != 0) {
+      c->err.store(e, std::memory_order_relaxed);  // born cancelled, with p's reason
+    } else {
+      c->parent = p;
+      link_locked(p, c);
+      c->refs.fetch_add(1, std::memory_order_relaxed);  // the link reference
+    }
+    p->mu.unlock();
+  }
+  return c;
 }
 
 class ContextCategory final : public std::error_category {
@@ -300,22 +375,60 @@ void CancelFunc::operator()() const noexcept {
 ContextWithCancel with_cancel(const Context& parent) {
   using detail::ContextAccess;
   detail::ContextNode* p = ContextAccess::node(parent);
-  detail::ContextNode* c = detail::new_node();
-  c->refs.store(2, std::memory_order_relaxed);  // the two handles returned
-  if (p != nullptr) {
-    c->deadline = p->deadline;
-    // c is not shared yet: its fields need no lock until the handles leave here.
-    p->mu.lock();
-    if (int e = p->err.load(std::memory_order_relaxed); e != 0) {
-      c->err.store(e, std::memory_order_relaxed);  // born cancelled, with p's reason
-    } else {
-      c->parent = p;
-      detail::link_locked(p, c);
-      c->refs.fetch_add(1, std::memory_order_relaxed);  // the link reference
-    }
-    p->mu.unlock();
-  }
+  detail::ContextNode* c = detail::new_child(p, p != nullptr ? p->deadline : std::nullopt);
   return {ContextAccess::adopt_context(c), ContextAccess::adopt_cancel(c)};
 }
+
+ContextWithCancel with_deadline(const Context& parent, Context::Clock::time_point deadline) {
+  using detail::ContextAccess;
+  detail::ContextNode* p = ContextAccess::node(parent);
+  // The parent's deadline comes first (or at once): it cancels the child in time.
+  if (p != nullptr && p->deadline && *p->deadline <= deadline) return with_cancel(parent);
+  detail::ContextNode* c = detail::new_child(p, deadline);
+  ContextWithCancel made{ContextAccess::adopt_context(c), ContextAccess::adopt_cancel(c)};
+  if (c->err.load(std::memory_order_relaxed) != 0) return made;  // the parent's reason
+  const Context::Clock::time_point now = Context::Clock::now();
+  if (deadline <= now) {  // compared, not subtracted: time_point::min() must not overflow
+    detail::cancel(c, ContextErrc::deadline_exceeded);  // born expired; detaches it
+    return made;
+  }
+  const Context::Clock::duration left = deadline - now;
+  Timer timer;
+  try {
+    // Fires at now + left or later, so never before `deadline` (the timers' clock is
+    // CLOCK_MONOTONIC, steady_clock's).
+    timer = after_func(left, detail::DeadlineFire(c));
+  } catch (...) {
+    made.cancel();  // unregisters it from the parent; the handles free it
+    throw;
+  }
+  // The parent (or the timer itself) may have cancelled c since it was linked; then
+  // nobody will take the timer off c, so stop it here (X5).
+  c->mu.lock();
+  if (c->err.load(std::memory_order_relaxed) == 0) c->timer = std::move(timer);
+  c->mu.unlock();
+  detail::stop_timer(std::move(timer));  // empty if c took it
+  return made;
+}
+
+namespace detail {
+
+ContextWithCancel context_with_timeout_ns(const Context& parent, std::int64_t timeout_ns) {
+  using Clock = Context::Clock;
+  Clock::time_point now = Clock::now();
+  std::int64_t now_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+  Clock::time_point deadline;
+  if (timeout_ns > 0 && now_ns > INT64_MAX - timeout_ns)
+    deadline = Clock::time_point::max();
+  else if (timeout_ns < 0 && now_ns < INT64_MIN - timeout_ns)
+    deadline = Clock::time_point::min();
+  else
+    deadline =
+        now + std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(timeout_ns));
+  return with_deadline(parent, deadline);
+}
+
+}  // namespace detail
 
 }  // namespace goro

@@ -2,7 +2,8 @@
 // before and after cancellation, cancellation flowing down a tree and never up,
 // children detaching from their parents, lifetimes (no node outlives its use), and
 // cancels racing each other, child creation and destruction, from goroutines and
-// plain threads.
+// plain threads; with_deadline and with_timeout (expiry, born expired, the parent's
+// earlier deadline, early cancels stopping their timers, nothing left armed).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -12,6 +13,7 @@
 #include <string>
 #include <system_error>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "goro/detail/testing.h"
@@ -427,6 +429,401 @@ TEST(Context, ChildCancelRacesParentDestruction) {
     EXPECT_EQ(child.ctx.err(), goro::ContextErrc::cancelled);
     EXPECT_EQ(grandchild.ctx.err(), goro::ContextErrc::cancelled);
   }
+}
+
+// --- with_deadline / with_timeout ---
+
+using std::chrono::hours;
+using std::chrono::milliseconds;
+using Clock = goro::Context::Clock;
+
+static_assert(std::is_same_v<goro::Context::Clock, goro::Clock>,
+              "deadlines and timers share one clock");
+
+// Runs f on this (plain) thread, then in a goroutine.
+template <class F>
+void on_thread_and_goroutine(F f) {
+  f();
+  goro::run(f);
+}
+
+TEST(ContextDeadline, TimeoutExpiryClosesDone) {
+  NodeLeakCheck leaks;
+  on_thread_and_goroutine([] {
+    const auto timeout = milliseconds(20);
+    const auto start = Clock::now();
+    auto [ctx, cancel] = goro::with_timeout(goro::background(), timeout);
+    const auto made = Clock::now();
+    ASSERT_TRUE(ctx.deadline().has_value());
+    EXPECT_GE(*ctx.deadline(), start + timeout);
+    EXPECT_LE(*ctx.deadline(), made + timeout);
+    EXPECT_FALSE(ctx.err());
+    EXPECT_EQ(ctx.done().recv(), std::nullopt);  // the timer closes it
+    EXPECT_GE(Clock::now(), *ctx.deadline());    // never early
+    EXPECT_GE(Clock::now() - start, timeout);
+    EXPECT_EQ(ctx.err(), goro::ContextErrc::deadline_exceeded);
+    EXPECT_EQ(ctx.err().message(), "context deadline exceeded");
+    EXPECT_THROW(ctx.throw_if_done(), goro::ContextError);
+    cancel();  // after expiry: nothing changes
+    EXPECT_EQ(ctx.err(), goro::ContextErrc::deadline_exceeded);
+  });
+}
+
+TEST(ContextDeadline, DeadlineExpiryClosesDone) {
+  NodeLeakCheck leaks;
+  on_thread_and_goroutine([] {
+    auto [parent, cancel_parent] = goro::with_cancel(goro::background());
+    const auto d = Clock::now() + milliseconds(15);
+    auto [ctx, cancel] = goro::with_deadline(parent, d);
+    EXPECT_EQ(ctx.deadline(), d);
+    EXPECT_EQ(gt::context_children(parent), 1u);
+    EXPECT_EQ(ctx.done().recv(), std::nullopt);
+    EXPECT_GE(Clock::now(), d);
+    EXPECT_EQ(ctx.err(), goro::ContextErrc::deadline_exceeded);
+    EXPECT_FALSE(parent.err());  // never up
+    cancel_parent();
+    EXPECT_EQ(ctx.err(), goro::ContextErrc::deadline_exceeded);
+    cancel();
+  });
+}
+
+TEST(ContextDeadline, OtherClocksConvert) {
+  NodeLeakCheck leaks;
+  const auto start = Clock::now();
+  auto [ctx, cancel] =
+      goro::with_deadline(goro::background(), std::chrono::system_clock::now() + milliseconds(10));
+  ASSERT_TRUE(ctx.deadline().has_value());
+  EXPECT_EQ(ctx.done().recv(), std::nullopt);
+  EXPECT_EQ(ctx.err(), goro::ContextErrc::deadline_exceeded);
+  EXPECT_GE(Clock::now(), *ctx.deadline());
+  EXPECT_GT(*ctx.deadline(), start);
+  // A steady_clock time point of a coarser duration is taken as it is.
+  const auto coarse = std::chrono::time_point_cast<std::chrono::seconds>(Clock::now()) + hours(1);
+  auto [ctx2, cancel2] = goro::with_deadline(goro::background(), coarse);
+  EXPECT_EQ(ctx2.deadline(), Clock::time_point(coarse));
+  cancel2();
+  cancel();
+}
+
+TEST(ContextDeadline, PassedDeadlineIsBornCancelled) {
+  NodeLeakCheck leaks;
+  const std::size_t timers = gt::timers_armed();
+  auto [parent, cancel_parent] = goro::with_cancel(goro::background());
+  const auto past = Clock::now() - std::chrono::seconds(1);
+  auto [a, cancel_a] = goro::with_deadline(parent, past);
+  EXPECT_EQ(a.err(), goro::ContextErrc::deadline_exceeded);
+  EXPECT_TRUE(is_done(a));
+  EXPECT_EQ(a.deadline(), past);  // its own, though passed
+  EXPECT_EQ(gt::context_children(parent), 0u);
+
+  auto [b, cancel_b] = goro::with_timeout(parent, milliseconds(0));
+  EXPECT_EQ(b.err(), goro::ContextErrc::deadline_exceeded);
+  EXPECT_TRUE(is_done(b));
+  const auto before = Clock::now();
+  auto [c, cancel_c] = goro::with_timeout(parent, -std::chrono::seconds(5));
+  EXPECT_EQ(c.err(), goro::ContextErrc::deadline_exceeded);
+  ASSERT_TRUE(c.deadline().has_value());
+  EXPECT_LT(*c.deadline(), before);  // now - 5 s, as Go reports it
+  EXPECT_EQ(gt::context_children(parent), 0u);
+  EXPECT_EQ(gt::timers_armed(), timers);  // no timer for any of them
+
+  // Its children are born cancelled with its reason.
+  auto [ac, cancel_ac] = goro::with_cancel(a);
+  EXPECT_EQ(ac.err(), goro::ContextErrc::deadline_exceeded);
+  // The cancel functions do nothing now.
+  cancel_a();
+  cancel_b();
+  EXPECT_EQ(a.err(), goro::ContextErrc::deadline_exceeded);
+  EXPECT_EQ(b.err(), goro::ContextErrc::deadline_exceeded);
+
+  // A cancelled parent's reason wins over a passed deadline (Go propagates first).
+  cancel_parent();
+  auto [d, cancel_d] = goro::with_deadline(parent, past);
+  EXPECT_EQ(d.err(), goro::ContextErrc::cancelled);
+  auto [e, cancel_e] = goro::with_timeout(parent, hours(1));
+  EXPECT_EQ(e.err(), goro::ContextErrc::cancelled);
+  EXPECT_EQ(gt::timers_armed(), timers);
+  cancel_c();
+  cancel_ac();
+  cancel_d();
+  cancel_e();
+}
+
+TEST(ContextDeadline, ExtremeDeadlines) {
+  NodeLeakCheck leaks;
+  const std::size_t timers = gt::timers_armed();
+  auto [never, cancel_never] = goro::with_timeout(goro::background(), hours::max());
+  EXPECT_EQ(never.deadline(), Clock::time_point::max());  // saturated, not wrapped
+  EXPECT_FALSE(never.err());
+  auto [at_max, cancel_at_max] = goro::with_deadline(goro::background(), Clock::time_point::max());
+  EXPECT_FALSE(at_max.err());
+  EXPECT_EQ(gt::timers_armed(), timers + 2);
+  auto [long_ago, cancel_long_ago] = goro::with_timeout(goro::background(), hours::min());
+  EXPECT_EQ(long_ago.err(), goro::ContextErrc::deadline_exceeded);
+  auto [at_min, cancel_at_min] = goro::with_deadline(goro::background(), Clock::time_point::min());
+  EXPECT_EQ(at_min.err(), goro::ContextErrc::deadline_exceeded);
+  EXPECT_EQ(at_min.deadline(), Clock::time_point::min());
+  cancel_never();
+  cancel_at_max();
+  cancel_long_ago();
+  cancel_at_min();
+  EXPECT_EQ(never.err(), goro::ContextErrc::cancelled);
+  EXPECT_EQ(gt::timers_armed(), timers);
+}
+
+TEST(ContextDeadline, EarlierParentDeadlineWins) {
+  NodeLeakCheck leaks;
+  const std::size_t timers = gt::timers_armed();
+  const auto d = Clock::now() + hours(1);
+  auto [parent, cancel_parent] = goro::with_deadline(goro::background(), d);
+  EXPECT_EQ(gt::timers_armed(), timers + 1);
+
+  auto [later, cancel_later] = goro::with_deadline(parent, d + hours(1));
+  EXPECT_EQ(later.deadline(), d);  // the parent's
+  auto [same, cancel_same] = goro::with_deadline(parent, d);
+  EXPECT_EQ(same.deadline(), d);
+  auto [longer, cancel_longer] = goro::with_timeout(parent, hours(5));
+  EXPECT_EQ(longer.deadline(), d);
+  EXPECT_EQ(gt::timers_armed(), timers + 1);  // they need no timer of their own
+  EXPECT_EQ(gt::context_children(parent), 3u);
+
+  const auto sooner_d = d - std::chrono::minutes(30);
+  auto [sooner, cancel_sooner] = goro::with_deadline(parent, sooner_d);
+  EXPECT_EQ(sooner.deadline(), sooner_d);  // its own: earlier than the parent's
+  EXPECT_EQ(gt::timers_armed(), timers + 2);
+  // A with_cancel child of a deadline context inherits the deadline.
+  auto [plain, cancel_plain] = goro::with_cancel(sooner);
+  EXPECT_EQ(plain.deadline(), sooner_d);
+
+  cancel_parent();  // stops both timers
+  for (auto* c : {&parent, &later, &same, &longer, &sooner, &plain})
+    EXPECT_EQ(c->err(), goro::ContextErrc::cancelled);
+  EXPECT_EQ(gt::timers_armed(), timers);
+  cancel_later();
+  cancel_same();
+  cancel_longer();
+  cancel_sooner();
+  cancel_plain();
+}
+
+TEST(ContextDeadline, ParentDeadlineExpiresChildWithLongerTimeout) {
+  NodeLeakCheck leaks;
+  on_thread_and_goroutine([] {
+    auto [parent, cancel_parent] = goro::with_timeout(goro::background(), milliseconds(15));
+    auto [child, cancel_child] = goro::with_timeout(parent, hours(1));
+    EXPECT_EQ(child.deadline(), parent.deadline());
+    EXPECT_EQ(child.done().recv(), std::nullopt);
+    EXPECT_EQ(child.err(), goro::ContextErrc::deadline_exceeded);
+    EXPECT_EQ(parent.err(), goro::ContextErrc::deadline_exceeded);
+    cancel_child();
+    cancel_parent();
+  });
+}
+
+TEST(ContextDeadline, CancelBeforeDeadlineStopsTimer) {
+  NodeLeakCheck leaks;
+  on_thread_and_goroutine([] {
+    const std::size_t timers = gt::timers_armed();
+    const auto timeout = milliseconds(20);
+    auto [ctx, cancel] = goro::with_timeout(goro::background(), timeout);
+    auto [child, cancel_child] = goro::with_cancel(ctx);
+    EXPECT_EQ(gt::timers_armed(), timers + 1);
+    cancel();
+    EXPECT_EQ(ctx.err(), goro::ContextErrc::cancelled);
+    EXPECT_EQ(child.err(), goro::ContextErrc::cancelled);
+    EXPECT_EQ(ctx.done().recv(), std::nullopt);
+    EXPECT_EQ(gt::timers_armed(), timers);  // disarmed at once
+    // A check, not synchronisation: past the deadline the reason has not changed.
+    goro::sleep_for(2 * timeout);
+    EXPECT_EQ(ctx.err(), goro::ContextErrc::cancelled);
+    EXPECT_EQ(child.err(), goro::ContextErrc::cancelled);
+    cancel_child();
+  });
+}
+
+TEST(ContextDeadline, ParentCancelPropagatesToTimeoutChild) {
+  NodeLeakCheck leaks;
+  on_thread_and_goroutine([] {
+    const std::size_t timers = gt::timers_armed();
+    auto [parent, cancel_parent] = goro::with_cancel(goro::background());
+    auto [child, cancel_child] = goro::with_timeout(parent, hours(1));
+    auto [grandchild, cancel_grandchild] = goro::with_timeout(child, hours(2));
+    EXPECT_EQ(grandchild.deadline(), child.deadline());
+    auto [deep, cancel_deep] = goro::with_timeout(child, milliseconds(90 * 60 * 1000 / 2));
+    EXPECT_EQ(gt::timers_armed(), timers + 2);  // child's and deep's
+    goro::WaitGroup wg;
+    wg.add(1);
+    goro::go([&wg, done = deep.done(), deep = deep] {
+      EXPECT_EQ(done.recv(), std::nullopt);
+      EXPECT_EQ(deep.err(), goro::ContextErrc::cancelled);
+      wg.done();
+    });
+    cancel_parent();
+    wg.wait();
+    EXPECT_EQ(child.err(), goro::ContextErrc::cancelled);
+    EXPECT_EQ(grandchild.err(), goro::ContextErrc::cancelled);
+    EXPECT_EQ(gt::timers_armed(), timers);
+    cancel_child();
+    cancel_grandchild();
+    cancel_deep();
+  });
+}
+
+TEST(ContextDeadline, WithCancelChildSeesDeadlineExceeded) {
+  NodeLeakCheck leaks;
+  on_thread_and_goroutine([] {
+    auto [ctx, cancel] = goro::with_timeout(goro::background(), milliseconds(10));
+    auto [child, cancel_child] = goro::with_cancel(ctx);
+    auto [grandchild, cancel_grandchild] = goro::with_cancel(child);
+    EXPECT_EQ(child.deadline(), ctx.deadline());
+    EXPECT_EQ(grandchild.deadline(), ctx.deadline());
+    EXPECT_EQ(grandchild.done().recv(), std::nullopt);
+    EXPECT_EQ(grandchild.err(), goro::ContextErrc::deadline_exceeded);
+    EXPECT_EQ(child.err(), goro::ContextErrc::deadline_exceeded);
+    EXPECT_EQ(ctx.err(), goro::ContextErrc::deadline_exceeded);
+    cancel_grandchild();
+    cancel_child();
+    cancel();
+  });
+}
+
+TEST(ContextDeadline, PlainThreadsWaitAndCancel) {
+  NodeLeakCheck leaks;
+  // Made and awaited on plain threads, expiring by the timer.
+  goro_test::on_threads(4, [](int i) {
+    auto [ctx, cancel] = goro::with_timeout(goro::background(), milliseconds(5 + i));
+    EXPECT_EQ(ctx.done().recv(), std::nullopt);
+    EXPECT_EQ(ctx.err(), goro::ContextErrc::deadline_exceeded);
+    cancel();
+  });
+  // Made on a goroutine, cancelled early by a plain thread, awaited by both.
+  const std::size_t timers = gt::timers_armed();
+  auto made = goro::run([] { return goro::with_timeout(goro::background(), hours(1)); });
+  std::thread waiter([ctx = made.ctx] {
+    EXPECT_EQ(ctx.done().recv(), std::nullopt);
+    EXPECT_EQ(ctx.err(), goro::ContextErrc::cancelled);
+  });
+  std::thread([c = made.cancel] { c(); }).join();
+  waiter.join();
+  EXPECT_EQ(goro::run([ctx = made.ctx] { return ctx.err(); }), goro::ContextErrc::cancelled);
+  EXPECT_EQ(gt::timers_armed(), timers);
+}
+
+TEST(ContextDeadline, SelectOnDoneAsATimeout) {
+  NodeLeakCheck leaks;
+  goro::run([] {
+    goro::Chan<int> replies;
+    // The reply never comes: the deadline ends the wait.
+    {
+      auto [ctx, cancel] = goro::with_timeout(goro::background(), milliseconds(10));
+      bool timed_out = false;
+      goro::select(goro::case_recv(ctx.done(), [&] { timed_out = true; }),
+                   goro::case_recv(replies, [](std::optional<int>) { FAIL(); }));
+      EXPECT_TRUE(timed_out);
+      EXPECT_EQ(ctx.err(), goro::ContextErrc::deadline_exceeded);
+      cancel();
+    }
+    // The reply comes first: cancel() then stops the timer.
+    {
+      const std::size_t timers = gt::timers_armed();
+      auto [ctx, cancel] = goro::with_timeout(goro::background(), hours(1));
+      goro::go([replies] { replies.send(42); });
+      int got = 0;
+      goro::select(goro::case_recv(ctx.done(), [] { FAIL(); }),
+                   goro::case_recv(replies, [&](std::optional<int> v) { got = *v; }));
+      EXPECT_EQ(got, 42);
+      EXPECT_FALSE(ctx.err());
+      cancel();
+      EXPECT_EQ(ctx.err(), goro::ContextErrc::cancelled);
+      EXPECT_EQ(gt::timers_armed(), timers);
+    }
+  });
+}
+
+TEST(ContextDeadline, TimerKeepsUnheldContextUntilItExpires) {
+  // As in Go: a deadline context nobody holds is still cancelled by its timer (and
+  // its done channel closed), then freed.
+  NodeLeakCheck leaks;
+  goro::Context::DoneChan done =
+      goro::with_timeout(goro::background(), milliseconds(10)).ctx.done();
+  EXPECT_EQ(done.recv(), std::nullopt);
+}
+
+TEST(ContextDeadline, ManyCancelledEarlyLeaveNothingBehind) {
+  NodeLeakCheck leaks;
+  const int n = int(scaled(10000));
+  const std::size_t timers = gt::timers_armed();
+  const std::int64_t nodes = gt::context_nodes_alive();
+  const std::int64_t goroutines = goro::num_goroutines();
+  auto [parent, cancel_parent] = goro::with_cancel(goro::background());
+  std::vector<goro::ContextWithCancel> own, by_parent;
+  own.reserve(std::size_t(n / 2));
+  by_parent.reserve(std::size_t(n / 2));
+  for (int i = 0; i < n; ++i) {
+    auto made = goro::with_timeout(parent, hours(1) + milliseconds(i));
+    (i % 2 ? own : by_parent).push_back(std::move(made));
+  }
+  EXPECT_EQ(gt::timers_armed(), timers + std::size_t(n));
+  EXPECT_EQ(gt::context_children(parent), std::size_t(n));
+  // Half cancelled by their own cancel functions, from goroutines and threads at once.
+  goro::WaitGroup wg;
+  const int workers = 8;
+  wg.add(workers);
+  for (int w = 0; w < workers; ++w)
+    goro::go([&, w] {
+      for (std::size_t i = std::size_t(w); i < own.size(); i += 2 * workers) own[i].cancel();
+      wg.done();
+    });
+  goro_test::on_threads(workers, [&](int w) {
+    for (std::size_t i = std::size_t(w + workers); i < own.size(); i += 2 * workers)
+      own[i].cancel();
+  });
+  wg.wait();
+  for (auto& c : own) EXPECT_EQ(c.ctx.err(), goro::ContextErrc::cancelled);
+  EXPECT_EQ(gt::context_children(parent), by_parent.size());
+  // The other half with their parent.
+  cancel_parent();
+  for (auto& c : by_parent) EXPECT_EQ(c.ctx.err(), goro::ContextErrc::cancelled);
+  EXPECT_EQ(gt::timers_armed(), timers);
+  own.clear();
+  by_parent.clear();
+  EXPECT_EQ(gt::context_nodes_alive(), nodes + 1);  // just the parent
+  EXPECT_TRUE(gt::wait_goroutines_at_most(goroutines, std::chrono::seconds(10)));
+  EXPECT_EQ(goro::num_goroutines(), goroutines);  // no timer goroutine ever started
+}
+
+TEST(ContextDeadline, ExpiryRacesCancel) {
+  // Timers firing while cancel functions, parents and handle drops race them: each
+  // context ends cancelled for one reason or the other, closed once, nothing left.
+  NodeLeakCheck leaks;
+  const int rounds = int(scaled(2000) / (goro_test::kUnderSanitizer ? 4 : 1));
+  const std::size_t timers = gt::timers_armed();
+  goro::run([rounds] {
+    goro::WaitGroup wg;
+    for (int r = 0; r < rounds; ++r) {
+      auto [parent, cancel_parent] = goro::with_cancel(goro::background());
+      auto made = goro::with_timeout(parent, std::chrono::microseconds(r % 50));
+      auto done = made.ctx.done();
+      wg.add(2);
+      goro::go([&wg, c = made.cancel, r] {
+        // Not synchronisation: spreads the cancels around the deadlines.
+        goro::sleep_for(std::chrono::microseconds(r % 40));
+        c();
+        wg.done();
+      });
+      goro::go([&wg, c = cancel_parent, r] {
+        if (r % 3 == 0) c();
+        wg.done();
+      });
+      EXPECT_EQ(done.recv(), std::nullopt);
+      std::error_code e = made.ctx.err();
+      EXPECT_TRUE(e == goro::ContextErrc::cancelled || e == goro::ContextErrc::deadline_exceeded)
+          << e.message();
+      wg.wait();
+      cancel_parent();
+    }
+  });
+  EXPECT_EQ(gt::timers_armed(), timers);
 }
 
 }  // namespace
