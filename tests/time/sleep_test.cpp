@@ -123,9 +123,11 @@ TEST(Sleep, SleepersWakeInDeadlineOrderOnOneP) {
         started.done();
         goro::sleep_until(deadline);
         EXPECT_GE(Clock::now(), deadline);
-        std::lock_guard lock(mu);
-        woke.push_back(i);
-        done.done();
+        {
+          std::lock_guard lock(mu);
+          woke.push_back(i);
+        }
+        done.done();  // after the unlock: once the last one is done, mu is gone
       });
     started.wait();
     done.wait();
