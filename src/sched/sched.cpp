@@ -1123,6 +1123,11 @@ inline __attribute__((always_inline)) void switch_out(M* m, G* g, G* next,
 void mstart(M* m) {
   t_m = m;
   m->thread = pthread_self();
+  // Named for ps/top/gdb ("goro-m<id>"); a new thread would otherwise inherit the name
+  // of whichever thread created it (the monitor's, for one it hands a P to).
+  char name[16];
+  std::snprintf(name, sizeof name, "goro-m%d", m->id);
+  prctl(PR_SET_NAME, name);
   m->errno_addr = errno_ptr();
   m->eh = eh_globals();
   pthread_attr_t attr;
