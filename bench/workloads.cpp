@@ -330,6 +330,8 @@ void sleep_bench(long n) {
     wall.push_back(ms);
     p99.push_back(double(late[late.size() * 99 / 100]) / 1e6);
   }
+  std::printf("# sleep: wall ms per run %.1f %.1f %.1f (the first with cold stacks)\n", wall[0],
+              wall[1], wall[2]);
   int p = goro::procs();
   bench::result("sleep", "goro", p, "wall_ms", bench::median(wall), "ms");
   bench::result("sleep", "goro", p, "p99_late_ms", bench::median(p99), "ms");

@@ -641,8 +641,6 @@ bool deadlocked_locked() noexcept {
 
 [[noreturn]] void report_deadlock() noexcept { fatal("all goroutines are asleep - deadlock!"); }
 
-constexpr std::int64_t kTrimQuietNs = 10'000'000;  // stopm: see there
-
 // Sleeps the M until startm hands it a P.
 void stopm(M* m) {
   sched.lock.lock();
@@ -654,10 +652,6 @@ void stopm(M* m) {
     report_deadlock();
   }
   sched.lock.unlock();
-  // Give pooled stacks back only when the runtime is going quiet: with a timer due
-  // soon, the goroutines it wakes will want warm stacks again (and trimming costs a
-  // TLB shoot-down per stack).
-  if (std::int64_t e = timers_earliest(); e == 0 || e - nanotime() > kTrimQuietNs) stacks::trim();
   while (m->wake.load(std::memory_order_acquire) == 0) futex_wait(&m->wake, 0);
   m->wake.store(0, std::memory_order_relaxed);
   m->p = m->nextp;
@@ -1183,13 +1177,17 @@ void mstart(M* m) {
 //   while others wait on it, and lends a spare P to another M to run them (lend_spare):
 //   goro cannot preempt a goroutine (C++ code has no safe points), so the goroutine
 //   keeps its thread and the ones waiting behind it move;
-// - polls the network if nobody has for 10 ms.
+// - polls the network if nobody has for 10 ms;
+// - once a second starts a round of the stack scavenger (stack.h S3), whose steps
+//   it runs until the round's stacks are given back, waking for them even while
+//   every P is idle.
 // It hands out Ps only while the Ms stay within Options::max_threads.
 
 constexpr std::int64_t kSysmonMinDelayNs = 20'000;
 constexpr std::int64_t kSysmonMaxDelayNs = 10'000'000;
 constexpr std::int64_t kStallNs = 10'000'000;  // a goroutine this long on its P stalls it
 constexpr std::int64_t kRetakeAnywayNs = 10'000'000;
+constexpr std::int64_t kScavengePeriodNs = 1'000'000'000;  // stack.h S3
 
 struct SysmonSeen {
   std::uint64_t syscall = 0;  // P.syscall as last seen
@@ -1356,6 +1354,8 @@ void sysmon_main() {
   std::uint64_t gq_taken_seen = 0;
   std::int64_t delay = kSysmonMinDelayNs;
   int idle = 0;
+  std::int64_t next_round = nanotime() + kScavengePeriodNs;
+  bool scavenging = false;  // a round still has stacks to give back
   for (;;) {
     if (idle == 0)
       delay = kSysmonMinDelayNs;
@@ -1365,6 +1365,13 @@ void sysmon_main() {
       0, long(delay)
     };
     nanosleep(&ts, nullptr);
+    // The stack scavenger (stack.h S3): a round a second, given back in steps.
+    if (std::int64_t now = nanotime(); now >= next_round) {
+      stacks::scavenge_round();
+      next_round = now + kScavengePeriodNs;
+      scavenging = true;
+    }
+    if (scavenging) scavenging = stacks::scavenge_step();
     // Every P idle: nothing can be stuck or blocked. Sleep until a P is taken (the
     // Dekker pair with sysmon_kick: our flag store; fence; npidle read).
     // (Unless sockets wait and nobody sleeps in the poller: then keep polling them.)
@@ -1373,8 +1380,16 @@ void sysmon_main() {
     };
     if (sched.npidle.load(std::memory_order_relaxed) == sched.nprocs && !poller_missing()) {
       sched.sysmon_sleeping.store(1, std::memory_order_seq_cst);
-      if (sched.npidle.load(std::memory_order_seq_cst) == sched.nprocs && !poller_missing())
-        futex_wait(&sched.sysmon_sleeping, 1);
+      if (sched.npidle.load(std::memory_order_seq_cst) == sched.nprocs && !poller_missing()) {
+        // With pooled stacks to give back, wake for the scavenger's next step or round.
+        std::int64_t wait = scavenging             ? kSysmonMaxDelayNs
+                            : stacks::has_surplus() ? std::max<std::int64_t>(next_round - nanotime(), 1)
+                                                    : 0;
+        struct timespec rel {
+          time_t(wait / 1'000'000'000), long(wait % 1'000'000'000)
+        };
+        futex_wait(&sched.sysmon_sleeping, 1, wait > 0 ? &rel : nullptr);
+      }
       sched.sysmon_sleeping.store(0, std::memory_order_relaxed);
       idle = 0;
       continue;
@@ -2017,6 +2032,7 @@ const char* stack_guard_mode() {
 
 std::size_t stack_mappings() noexcept { return stacks::mappings(); }
 std::size_t stacks_reserved() noexcept { return stacks::reserved(); }
+std::size_t stacks_warm_pooled() noexcept { return stacks::warm_pooled(); }
 std::size_t stack_size() noexcept {
   ensure_started();
   return stacks::config().stack_size;

@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -29,6 +30,7 @@ namespace {
 
 constexpr std::uint32_t kCacheMax = 128;        // warm stacks a P keeps
 constexpr std::size_t kGlobalWarmMax = 1024;    // warm stacks the global pool keeps
+constexpr std::size_t kScavengeStep = 2048;     // stacks one scavenge_step releases at most
 constexpr std::size_t kSlabBytes = 256u << 20;  // virtual bytes per slab
 constexpr std::size_t kBatch = 32;              // stacks moved between pools at once
 constexpr std::size_t kMapMargin = 4096;        // mappings left for everything else
@@ -45,6 +47,10 @@ std::size_t g_slab_slots = 0;
 // Never destroyed: runtime threads may still use the pools while the process exits.
 std::vector<char*>& g_warm = *new std::vector<char*>;  // tops of pooled stacks that may hold pages
 std::vector<char*>& g_cold = *new std::vector<char*>;  // tops of pooled stacks with no pages
+// The fewest stacks g_warm held since the last scavenge_round: that many beyond
+// kGlobalWarmMax sat unused for a whole round.
+std::size_t g_warm_low = 0;
+std::size_t g_scavenge_budget = 0;  // stacks the current round still gives back
 std::size_t g_base_maps = 0;
 std::size_t g_max_maps = 65530;
 
@@ -180,6 +186,7 @@ char* get(StackCache* cache, char** lo) {
     char* got[kBatch];
     std::size_t n = 0;
     while (n < want && !g_warm.empty()) got[n++] = g_warm.back(), g_warm.pop_back();
+    if (g_warm.size() < g_warm_low) g_warm_low = g_warm.size();
     while (n < want && !g_cold.empty()) got[n++] = g_cold.back(), g_cold.pop_back();
     while (n < want) got[n++] = carve();
     g_lock.unlock();
@@ -218,19 +225,30 @@ void put(StackCache* cache, char* top, char* min_sp) noexcept {
   g_lock.unlock();
 }
 
-void trim() noexcept {
+void scavenge_round() noexcept {
   if (!g_inited) return;
-  for (;;) {
-    g_lock.lock();
-    if (g_warm.size() <= kGlobalWarmMax) {
-      g_lock.unlock();
-      return;
-    }
+  g_lock.lock();
+  std::size_t low = std::min(g_warm_low, g_warm.size());
+  g_scavenge_budget = low > kGlobalWarmMax ? low - kGlobalWarmMax : 0;
+  g_warm_low = g_warm.size();
+  g_lock.unlock();
+}
+
+bool scavenge_step() noexcept {
+  if (!g_inited) return false;
+  std::size_t done = 0;
+  while (done < kScavengeStep) {
     char* batch[kBatch];
     std::size_t n = 0;
-    while (n < kBatch && g_warm.size() > kGlobalWarmMax)
-      batch[n++] = g_warm.back(), g_warm.pop_back();
+    g_lock.lock();
+    while (n < kBatch && g_scavenge_budget > 0 && g_warm.size() > kGlobalWarmMax) {
+      batch[n++] = g_warm.back();
+      g_warm.pop_back();
+      --g_scavenge_budget;
+    }
+    if (g_warm.size() < g_warm_low) g_warm_low = g_warm.size();
     g_lock.unlock();
+    if (n == 0) break;
     for (std::size_t i = 0; i < n; ++i) {
       char* lo = batch[i] - g_cfg.stack_size + g_guard;
       ::madvise(lo, std::size_t(batch[i] - lo), MADV_DONTNEED);
@@ -238,7 +256,29 @@ void trim() noexcept {
     g_lock.lock();
     for (std::size_t i = 0; i < n; ++i) g_cold.push_back(batch[i]);
     g_lock.unlock();
+    done += n;
   }
+  g_lock.lock();
+  bool more = g_scavenge_budget > 0 && g_warm.size() > kGlobalWarmMax;
+  if (!more) g_scavenge_budget = 0;
+  g_lock.unlock();
+  return more;
+}
+
+bool has_surplus() noexcept {
+  if (!g_inited) return false;
+  g_lock.lock();
+  bool surplus = g_warm.size() > kGlobalWarmMax;
+  g_lock.unlock();
+  return surplus;
+}
+
+std::size_t warm_pooled() noexcept {
+  if (!g_inited) return 0;
+  g_lock.lock();
+  std::size_t n = g_warm.size();
+  g_lock.unlock();
+  return n;
 }
 
 bool in_guard(const char* addr, const char* lo) noexcept {

@@ -13,7 +13,12 @@
 //      on release (by the lowest stack pointer saved at a switch), and every 1024th
 //      release of a P, give their pages below the top back (MADV_DONTNEED) before
 //      reuse. A stack that went deep between two switches and is not swept stays in a
-//      bounded pool: at most 128 per P, and the global pool is trimmed when idle.
+//      bounded pool: at most 128 per P, and the global pool is scavenged (S3).
+//  S3. The global pool keeps every warm stack for at least one scavenge round (the
+//      monitor starts one a second): a burst of goroutines that ends and comes back
+//      finds its stacks committed, as Go's heap keeps freed stacks until its
+//      scavenger returns them. Stacks beyond 1024 that stayed in the pool through a
+//      whole round (by the pool's low-water mark) give their pages back.
 //  S2. Slabs are never unmapped: a slot's address stays a stack for the process's
 //      life, which keeps the overflow handler's address test valid without locks.
 #pragma once
@@ -49,8 +54,16 @@ std::size_t guard_size() noexcept;
 char* get(StackCache* cache, char** lo);
 // Gives a stack back. min_sp is the lowest stack pointer seen (null if unknown).
 void put(StackCache* cache, char* top, char* min_sp) noexcept;
-// Hands back memory of pooled stacks beyond the bound (from an idle M, off hot paths).
-void trim() noexcept;
+// The scavenger (S3), run by the monitor thread. scavenge_round starts a round: the
+// stacks beyond the bound that the global pool held all through the last round are
+// due. scavenge_step gives back up to a few thousand of them (MADV_DONTNEED, outside
+// the pool's lock) and says whether some are still due. has_surplus: the pool holds
+// more than the bound (a round will be due).
+void scavenge_round() noexcept;
+bool scavenge_step() noexcept;
+bool has_surplus() noexcept;
+// Warm stacks in the global pool now (tests).
+std::size_t warm_pooled() noexcept;
 
 // If addr lies in the guard region of the stack whose top is `top`. Async-signal-safe.
 bool in_guard(const char* addr, const char* lo) noexcept;

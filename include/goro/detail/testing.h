@@ -54,6 +54,8 @@ std::size_t timers_armed() noexcept;
 // Stacks reserved (in use or pooled) and the reservation size of each.
 std::size_t stacks_reserved() noexcept;
 std::size_t stack_size() noexcept;
+// Committed stacks waiting in the global pool now (the scavenger's bound is 1,024).
+std::size_t stacks_warm_pooled() noexcept;
 
 // goro::Context nodes alive now (contexts not yet freed), in the whole process.
 std::int64_t context_nodes_alive() noexcept;
