@@ -1806,6 +1806,24 @@ void ready_list(GList list) noexcept {
   wakep();  // an idle P may share them (its spinner steals half)
 }
 
+void ready_timers(G** gs, int n) noexcept {
+  if (n == 0) return;
+  M* m = current_m();
+  if (m == nullptr || m->p == nullptr || sched.gq_size.load(std::memory_order_relaxed) > 0) {
+    GList list;
+    for (int i = 0; i < n; ++i) {
+      mark_ready(gs[i]);
+      list.push(gs[i]);
+    }
+    sched.lock.lock();
+    global_put_batch_locked(list.head, list.tail, list.n);
+    sched.lock.unlock();
+    wakep();
+    return;
+  }
+  for (int i = 0; i < n; ++i) ready(gs[i], false);
+}
+
 void netpoll_need_poller() noexcept {
   // The caller raised the waiter count (seq_cst) first. The idle sleeper, if there is
   // one (or an M claiming the role, which reads the count after its claim), waits in

@@ -36,19 +36,19 @@ std::int64_t deadline_after(std::int64_t d_ns) noexcept {
 
 // --- sleeping ---
 
+// A plain thread's sleep (a goroutine's needs no node: sleep_until_ns).
 struct SleepNode : TimerNode {
   Waiter* waiter = nullptr;
   std::int64_t deadline = 0;
 };
 
-// Wakes the sleeper at the tail of the local queue: sleepers woken together run in
-// deadline order. The node is on the sleeper's stack: nothing touches it after this.
+// Wakes the sleeping thread. The node is on its stack: nothing touches it after this.
 void sleep_fire(TimerNode* t, std::int64_t) noexcept {
   static_cast<SleepNode*>(t)->waiter->wake(false);
 }
 
-// The park's unlock function: the sleeper has left its stack (or, a thread, is about
-// to wait on its futex), so the timer may fire from now on.
+// The wait's unlock function: the thread is about to wait on its futex, so the timer
+// may fire from now on.
 bool sleep_arm(void* arg) {
   auto* n = static_cast<SleepNode*>(arg);
   timer_add(n, n->deadline, 0);
@@ -89,6 +89,23 @@ void func_fire(TimerNode* t, std::int64_t) noexcept {
 void sleep_until_ns(std::int64_t deadline_ns) {
   if (deadline_ns <= nanotime()) return;
   ensure_started();
+  if (G* g = current_g()) {
+    // A goroutine: the heap holds the G itself (timer_add_sleeper), armed once it has
+    // left its stack, and the firing readies it, touching nothing on that stack.
+    struct Arm {
+      G* g;
+      std::int64_t deadline;
+    } arm{g, deadline_ns};
+    park(
+        WaitReason::sleep,
+        [](void* a) {
+          auto* s = static_cast<Arm*>(a);
+          timer_add_sleeper(s->g, s->deadline);
+          return true;
+        },
+        &arm);
+    return;
+  }
   Waiter w;
   SleepNode n;
   n.fire = &sleep_fire;

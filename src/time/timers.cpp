@@ -77,11 +77,8 @@ std::int64_t next_period(std::int64_t when, std::int64_t period, std::int64_t no
   return when > INT64_MAX - step ? INT64_MAX : when + step;
 }
 
-}  // namespace
-
-void timer_add(TimerNode* t, std::int64_t when, std::int64_t period) {
-  if (when <= 0) when = 1;  // 0 means "no timer" in when0 (T2)
-  if (t->destroy != nullptr) t->refs.fetch_add(1, std::memory_order_relaxed);  // the heap's (T5)
+// The heap a timer armed now goes on: the caller's P's, else a random P's.
+TimerHeap* arming_heap() noexcept {
   M* m = current_m();
   P* p = m != nullptr ? m->p : nullptr;
   // A spare P (lent while its ward runs one goroutine too long) keeps no timers of its
@@ -89,18 +86,44 @@ void timer_add(TimerNode* t, std::int64_t when, std::int64_t period) {
   // and the ward's own M runs again once it is back (sched.cpp, "The monitor").
   if (p != nullptr && p->spare) p = p->ward;
   if (p == nullptr) p = &all_ps()[cheap_rand() % std::uint32_t(nprocs())];
-  TimerHeap* h = &p->timers;
+  return &p->timers;
+}
+
+// Heap lock held: adds the entry; returns whether it is the heap's earliest now.
+bool push_entry(TimerHeap* h, TimerHeap::Entry e) noexcept {
+  h->entries.push_back(e);
+  bool earliest = sift_up(h, std::uint32_t(h->entries.size() - 1)) == 0;
+  if (earliest) h->when0.store(e.when, std::memory_order_relaxed);
+  return earliest;
+}
+
+}  // namespace
+
+void timer_add(TimerNode* t, std::int64_t when, std::int64_t period) {
+  if (when <= 0) when = 1;  // 0 means "no timer" in when0 (T2)
+  if (t->destroy != nullptr) t->refs.fetch_add(1, std::memory_order_relaxed);  // the heap's (T5)
+  TimerHeap* h = arming_heap();
   h->lock.lock();
   GORO_CHECK(t->heap.load(std::memory_order_relaxed) == nullptr, "goro: timer armed twice");
   t->when = when;
   t->period = period;
-  h->entries.push_back({when, reinterpret_cast<std::uintptr_t>(t) | (t->removable ? 1u : 0u)});
-  bool earliest = sift_up(h, std::uint32_t(h->entries.size() - 1)) == 0;
+  std::uintptr_t flags = (t->removable ? TimerHeap::Entry::kRemovable : 0) |
+                         (period > 0 ? TimerHeap::Entry::kPeriodic : 0);
+  bool earliest = push_entry(h, {when, reinterpret_cast<std::uintptr_t>(t) | flags});
   t->heap.store(h, std::memory_order_release);
-  if (earliest) h->when0.store(when, std::memory_order_relaxed);
   h->lock.unlock();
   // Only a new earliest deadline of its heap can be earlier than what an idle M
   // sleeps until: the heap's previous earliest was reported when it was armed.
+  if (earliest) timer_armed(when);
+}
+
+void timer_add_sleeper(G* g, std::int64_t when) {
+  if (when <= 0) when = 1;
+  TimerHeap* h = arming_heap();
+  h->lock.lock();
+  bool earliest =
+      push_entry(h, {when, reinterpret_cast<std::uintptr_t>(g) | TimerHeap::Entry::kSleeper});
+  h->lock.unlock();
   if (earliest) timer_armed(when);
 }
 
@@ -130,34 +153,53 @@ int run_timers(TimerHeap* h, std::int64_t now) {
   for (;;) {
     // Take a batch of due timers under one lock round, then fire them unlocked (T3:
     // once taken off, or re-armed, a firing can no longer be stopped).
+    // A one-shot node is popped without reading it, and its cache line fetched
+    // while the heap sifts: a sleeper's node sits on its goroutine's stack, a page of
+    // its own that is rarely in the TLB, and reading the nodes one after the other
+    // made each pop wait for a page walk (most of the time run_timers took).
     constexpr int kBatch = 32;
     TimerNode* batch[kBatch];
+    bool oneshot[kBatch];
     int n = 0;
+    G* woken[kBatch];
+    int nwoken = 0;
     h->lock.lock();
-    while (n < kBatch && !h->entries.empty() && h->entries[0].when <= now) {
-      TimerNode* t = h->entries[0].node();
-      if (t->period > 0) {
+    while (n + nwoken < kBatch && !h->entries.empty() && h->entries[0].when <= now) {
+      TimerHeap::Entry e = h->entries[0];
+      if (e.is_sleeper()) {
+        woken[nwoken++] = e.sleeper();
+        heap_remove(h, 0);
+        continue;
+      }
+      TimerNode* t = e.node();
+      oneshot[n] = !e.periodic();
+      if (e.periodic()) {
         t->when = next_period(t->when, t->period, now);
         h->entries[0].when = t->when;
         sift_down(h, 0);
         if (t->destroy != nullptr) t->refs.fetch_add(1, std::memory_order_relaxed);  // ours
       } else {
+        __builtin_prefetch(t, 1);
         heap_remove(h, 0);
-        // The heap's reference (if counted) passes to us.
-        t->heap.store(nullptr, std::memory_order_release);
       }
       batch[n++] = t;
     }
+    // Off the heap: the heap's reference (if counted) passes to us.
+    for (int i = 0; i < n; ++i)
+      if (oneshot[i]) batch[i]->heap.store(nullptr, std::memory_order_release);
     update_when0(h);
     h->lock.unlock();
+    // Sleepers first, in deadline order, behind every goroutine already runnable
+    // (ready_timers).
+    ready_timers(woken, nwoken);
     for (int i = 0; i < n; ++i) {
       TimerNode* t = batch[i];
       bool counted = t->destroy != nullptr;  // read first: an uncounted t may be gone after fire
       t->fire(t, now);
       if (counted) timer_unref(t);
     }
-    fired += n;
-    if (n < kBatch) return fired;
+    fired += n + nwoken;
+    if (n + nwoken < kBatch) return fired;
   }
 }
 

@@ -29,7 +29,9 @@
 //      instead, and fires once per period). Both happen under the heap's lock, so
 //      "stop returns true iff it prevented the fire" holds.
 //  T4. Timers run only on an M that holds a P, so that at one P they fire one at a
-//      time, in deadline order, and what they wake goes to that P's local queue.
+//      time, in deadline order, and what they wake goes to that P's local queue
+//      (sleepers: behind the global queue's goroutines too, if it holds any;
+//      sched.h ready_timers).
 //  T5. Reference-counted nodes (destroy != null): the heap holds a reference while the
 //      node is armed, and a runner holds one while it calls fire. A node that is not
 //      counted (a sleeper's, on its own stack) is never touched after fire returns
@@ -44,6 +46,7 @@
 
 namespace goro::detail {
 
+struct G;
 struct TimerHeap;
 
 // A deadline and what to do when it passes. Embed it (a sleeper's on its stack, a
@@ -74,7 +77,8 @@ struct TimerNode {
   std::atomic<TimerHeap*> heap{nullptr};
 };
 
-static_assert(alignof(TimerNode) >= 2, "TimerHeap::Entry keeps a flag in a node pointer's bit 0");
+static_assert(alignof(TimerNode) >= 8,
+              "TimerHeap::Entry keeps flags in a node pointer's bits 0 to 2");
 
 // One P's timers (T1, T2). Its own cache line: other threads arm timers on it, and the
 // owner's switch path reads when0.
@@ -83,12 +87,19 @@ struct alignas(64) TimerHeap {
   std::atomic<std::int64_t> when0{0};  // T2
   struct Entry {
     std::int64_t when;  // a copy of node->when: sifting reads no node
-    // The node; bit 0 set if it is removable (nodes are at least 8-byte aligned).
+    // The node, with bit 0 set if it is removable and bit 1 if it is periodic; or
+    // (bit 2) a sleeping goroutine, which the entry wakes without any node (nodes and
+    // Gs are at least 8-byte aligned). Popping a one-shot entry reads nothing from
+    // its node.
     std::uintptr_t bits;
+    static constexpr std::uintptr_t kRemovable = 1, kPeriodic = 2, kSleeper = 4;
     TimerNode* node() const noexcept {
-      return reinterpret_cast<TimerNode*>(bits & ~std::uintptr_t(1));
+      return reinterpret_cast<TimerNode*>(bits & ~std::uintptr_t(7));
     }
-    bool removable() const noexcept { return (bits & 1) != 0; }
+    G* sleeper() const noexcept { return reinterpret_cast<G*>(bits & ~std::uintptr_t(7)); }
+    bool removable() const noexcept { return (bits & kRemovable) != 0; }
+    bool periodic() const noexcept { return (bits & kPeriodic) != 0; }
+    bool is_sleeper() const noexcept { return (bits & kSleeper) != 0; }
   };
   std::vector<Entry> entries;  // guarded by lock: a 4-ary min-heap on when
 };
@@ -97,6 +108,11 @@ struct alignas(64) TimerHeap {
 // std::chrono::steady_clock), then every `period` ns if period > 0. t must not be
 // armed. On the caller's P's heap, else a random P's. The runtime must be started.
 void timer_add(TimerNode* t, std::int64_t when, std::int64_t period);
+// Arms a wake-up of goroutine g at `when`, on the caller's P's heap: g must be
+// parked already (this runs from its park's unlock function) and nothing can cancel
+// it. The heap holds g itself, no node: firing it reads nothing from g's stack, a
+// page that is rarely in the TLB by then. The caller must hold a P.
+void timer_add_sleeper(G* g, std::int64_t when);
 // Disarms t if it is armed; returns whether it was (T3: true means this call
 // prevented the fire).
 bool timer_del(TimerNode* t) noexcept;
