@@ -86,8 +86,10 @@ void func_fire(TimerNode* t, std::int64_t) noexcept {
 
 }  // namespace
 
-void sleep_until_ns(std::int64_t deadline_ns) {
-  if (deadline_ns <= nanotime()) return;
+namespace {
+
+// Sleeps until deadline_ns, which the caller found still ahead.
+void sleep_to(std::int64_t deadline_ns) {
   ensure_started();
   if (G* g = current_g()) {
     // A goroutine: the heap holds the G itself (timer_add_sleeper), armed once it has
@@ -115,9 +117,14 @@ void sleep_until_ns(std::int64_t deadline_ns) {
   w.wait(WaitReason::sleep, &sleep_arm, &n);
 }
 
+}  // namespace
+
+void sleep_until_ns(std::int64_t deadline_ns) {
+  if (deadline_ns > nanotime()) sleep_to(deadline_ns);
+}
+
 void sleep_for_ns(std::int64_t d_ns) {
-  if (d_ns <= 0) return;
-  sleep_until_ns(deadline_after(d_ns));
+  if (d_ns > 0) sleep_to(deadline_after(d_ns));  // one clock read, not two
 }
 
 TimerCore* timer_new(std::int64_t d_ns, std::int64_t period_ns, TimerFunc fn) {
