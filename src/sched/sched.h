@@ -167,15 +167,14 @@ struct GList {
 // wakes an idle P to share them. Each G must have been taken off its wait queue by
 // the caller, as for ready().
 void ready_list(GList list) noexcept;
-// Makes sleepers whose timers fired runnable, in the order given, behind every
-// goroutine already runnable: at the tail of the caller's local queue, or of the
-// global queue while that holds goroutines (they have waited longer than any on the
-// local queue, which is served first). FIFO, as a woken sleeper competes with what
-// was runnable before its deadline passed: 100,000 goroutines just spawned (in the
-// global queue) all start before the sleepers among them that woke meanwhile run
-// again. (Go readies a timer's goroutine to run next. At the local queue's tail,
-// ahead of the global backlog, 100,000 sleepers took ~1.5x as long to start at
-// 2 Ps: bench sleep, docs/design.md "Timers".)
+// Makes sleepers whose timers fired runnable, in the order given: at the tail of
+// the global queue while that holds goroutines, else at the tail of the caller's
+// local queue. So a woken sleeper does not overtake a backlog that overflowed to the
+// global queue (those goroutines have waited longer than any on the local queue,
+// which is served first): 100,000 goroutines just spawned start before the sleepers
+// among them that woke meanwhile run again. (Go readies a timer's goroutine to run
+// next. At the local queue's tail, ahead of the global backlog, 100,000 sleepers took
+// ~1.5x as long to start at 2 Ps: bench sleep, docs/design.md "Timers".)
 void ready_timers(G** gs, int n) noexcept;
 
 // --- The netpoller's side of the scheduler (src/netpoll, runtime.md "Netpoller") ---

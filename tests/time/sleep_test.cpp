@@ -141,6 +141,45 @@ TEST(Sleep, SleepersWakeInDeadlineOrderOnOneP) {
   });
 }
 
+// A woken sleeper goes to the tail of the global queue while that holds goroutines
+// (sched.h ready_timers), so it does not overtake a backlog that overflowed there
+// from the local queue. At 1 P, with 2,000 goroutines queued, it runs after most of
+// them (the P serves the global queue in batches, and every 61st turn takes its
+// head, so the order is not strictly first-in first-out); at the local queue's tail
+// it ran after at most the ~256 the local queue holds.
+TEST(Sleep, WokenSleeperDoesNotOvertakeTheGlobalBacklog) {
+  if (goro::procs() != 1) GTEST_SKIP() << "run order is only defined at 1 P";
+  constexpr int kBacklog = 2000;
+  std::uint64_t lent = gt::spares_lent();
+  goro::run([&] {
+    std::atomic<int> order{0};
+    int sleeper_pos = -1;
+    goro::WaitGroup asleep, done;
+    asleep.add(1);
+    done.add(kBacklog + 1);
+    auto deadline = Clock::now() + 1ms;
+    goro::go([&] {
+      asleep.done();
+      goro::sleep_until(deadline);
+      sleeper_pos = order.fetch_add(1);
+      done.done();
+    });
+    asleep.wait();  // the sleeper has parked (the only other goroutine)
+    for (int i = 0; i < kBacklog; ++i)
+      goro::go([&] {
+        order.fetch_add(1);
+        done.done();
+      });
+    // No scheduling point until the sleeper is due: its wake-up and the backlog meet
+    // at the next switch.
+    while (Clock::now() < deadline) goro_test::cpu_pause();
+    done.wait();
+    if (gt::spares_lent() != lent)
+      GTEST_SKIP() << "the monitor lent a spare P (this P looked stalled): order undefined";
+    EXPECT_GT(sleeper_pos, kBacklog / 2) << "the woken sleeper overtook the global backlog";
+  });
+}
+
 // bench.md's sleep workload as a test: 100,000 goroutines (fewer under a sanitizer)
 // asleep at once for 1..100 ms; every one wakes, none early.
 TEST(Sleep, HundredThousandSleepersAllWake) {
