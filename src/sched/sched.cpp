@@ -1188,6 +1188,7 @@ constexpr std::int64_t kSysmonMaxDelayNs = 10'000'000;
 constexpr std::int64_t kStallNs = 10'000'000;  // a goroutine this long on its P stalls it
 constexpr std::int64_t kRetakeAnywayNs = 10'000'000;
 constexpr std::int64_t kScavengePeriodNs = 1'000'000'000;  // stack.h S3
+constexpr std::int64_t kScavengeStepNs = 10'000'000;
 
 struct SysmonSeen {
   std::uint64_t syscall = 0;  // P.syscall as last seen
@@ -1355,6 +1356,7 @@ void sysmon_main() {
   std::int64_t delay = kSysmonMinDelayNs;
   int idle = 0;
   std::int64_t next_round = nanotime() + kScavengePeriodNs;
+  std::int64_t next_step = 0;
   bool scavenging = false;  // a round still has stacks to give back
   for (;;) {
     if (idle == 0)
@@ -1365,13 +1367,18 @@ void sysmon_main() {
       0, long(delay)
     };
     nanosleep(&ts, nullptr);
-    // The stack scavenger (stack.h S3): a round a second, given back in steps.
+    // The stack scavenger (stack.h S3): a round a second, given back in steps of at
+    // most ~1 ms of madvise calls, one every 10 ms (the monitor's other duties wait
+    // while it runs one).
     if (std::int64_t now = nanotime(); now >= next_round) {
       stacks::scavenge_round();
       next_round = now + kScavengePeriodNs;
       scavenging = true;
     }
-    if (scavenging) scavenging = stacks::scavenge_step();
+    if (std::int64_t now = nanotime(); scavenging && now >= next_step) {
+      scavenging = stacks::scavenge_step();
+      next_step = now + kScavengeStepNs;
+    }
     // Every P idle: nothing can be stuck or blocked. Sleep until a P is taken (the
     // Dekker pair with sysmon_kick: our flag store; fence; npidle read).
     // (Unless sockets wait and nobody sleeps in the poller: then keep polling them.)

@@ -30,7 +30,7 @@ namespace {
 
 constexpr std::uint32_t kCacheMax = 128;        // warm stacks a P keeps
 constexpr std::size_t kGlobalWarmMax = 1024;    // warm stacks the global pool keeps
-constexpr std::size_t kScavengeStep = 2048;     // stacks one scavenge_step releases at most
+constexpr std::size_t kScavengeStep = 512;      // stacks one scavenge_step releases at most
 constexpr std::size_t kSlabBytes = 256u << 20;  // virtual bytes per slab
 constexpr std::size_t kBatch = 32;              // stacks moved between pools at once
 constexpr std::size_t kMapMargin = 4096;        // mappings left for everything else

@@ -56,7 +56,7 @@ char* get(StackCache* cache, char** lo);
 void put(StackCache* cache, char* top, char* min_sp) noexcept;
 // The scavenger (S3), run by the monitor thread. scavenge_round starts a round: the
 // stacks beyond the bound that the global pool held all through the last round are
-// due. scavenge_step gives back up to a few thousand of them (MADV_DONTNEED, outside
+// due. scavenge_step gives back up to 512 of them (MADV_DONTNEED, outside
 // the pool's lock) and says whether some are still due. has_surplus: the pool holds
 // more than the bound (a round will be due).
 void scavenge_round() noexcept;
