@@ -103,6 +103,10 @@ struct Sched {
   // The monitor sleeps on this (1) while every P is idle; whoever takes an idle P
   // wakes it (sysmon_kick).
   std::atomic<std::uint32_t> sysmon_sleeping{0};
+  // 1 while the monitor sleeps a backed-off tick (1 ms or more): a goroutine entering
+  // goro::blocking wakes it (sysmon_hurry), so a call that blocks is handed off
+  // after ~20 us, not after up to 10 ms.
+  std::atomic<std::uint32_t> sysmon_slow{0};
   bool stall_report = false;  // GORO_STALL_REPORT
   std::atomic<std::uint64_t> spares_lent{0};  // for tests (relaxed)
   std::atomic<std::uint64_t> handoffs{0};
@@ -451,6 +455,12 @@ inline __attribute__((always_inline)) G* next_local(P* p) noexcept {
 
 // Wakes the monitor if it sleeps because every P was idle (see sysmon_main): the
 // other half of its Dekker pair (its flag store; fence; npidle read).
+void sysmon_hurry() noexcept {
+  if (sched.sysmon_slow.load(std::memory_order_relaxed) != 0 &&
+      sched.sysmon_slow.exchange(0, std::memory_order_relaxed) != 0)
+    futex_wake(&sched.sysmon_slow, 1);
+}
+
 void sysmon_kick() noexcept {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (sched.sysmon_sleeping.load(std::memory_order_relaxed) != 0 &&
@@ -1169,7 +1179,8 @@ void mstart(M* m) {
 //
 // One runtime thread, holding no P, that looks at every P every tick: 20 us, doubling
 // after 1 ms without anything to do up to 10 ms, and asleep (sysmon_sleeping) while
-// every P is idle, until someone takes one (pidle_get_locked). Each tick it:
+// every P is idle, until someone takes one (pidle_get_locked); a goroutine entering
+// goro::blocking cuts a backed-off tick short (sysmon_hurry). Each tick it:
 // - retakes a P whose M has been inside goro::blocking for a whole tick, when the P
 //   has work or nobody else looks for work (or after 10 ms regardless), and hands it
 //   to another M (handoff);
@@ -1185,6 +1196,7 @@ void mstart(M* m) {
 
 constexpr std::int64_t kSysmonMinDelayNs = 20'000;
 constexpr std::int64_t kSysmonMaxDelayNs = 10'000'000;
+constexpr std::int64_t kSysmonSlowNs = 1'000'000;  // ticks this long: sysmon_slow
 constexpr std::int64_t kStallNs = 10'000'000;  // a goroutine this long on its P stalls it
 constexpr std::int64_t kRetakeAnywayNs = 10'000'000;
 constexpr std::int64_t kScavengePeriodNs = 1'000'000'000;  // stack.h S3
@@ -1284,7 +1296,8 @@ bool sysmon_tick(SysmonSeen* seen, std::uint64_t* gq_taken_seen, std::int64_t no
   bool global_stuck =
       sched.gq_size.load(std::memory_order_relaxed) > 0 && gq_taken == *gq_taken_seen;
   *gq_taken_seen = gq_taken;
-  if (poll_network_if_stale(kStallNs) > 0) acted = true;
+  // Not "acted": polling is paced by staleness, not by the tick (as Go's sysmon).
+  poll_network_if_stale(kStallNs);
   int nall = sched.nprocs + sched.nspare;
   for (int i = 0; i < nall; ++i) {
     P* p = &sched.ps[i];
@@ -1366,7 +1379,14 @@ void sysmon_main() {
     struct timespec ts {
       0, long(delay)
     };
-    nanosleep(&ts, nullptr);
+    if (delay < kSysmonSlowNs) {
+      nanosleep(&ts, nullptr);
+    } else {
+      sched.sysmon_slow.store(1, std::memory_order_relaxed);
+      futex_wait(&sched.sysmon_slow, 1, &ts);
+      // Cleared by someone else: a blocking call began. Tick fast again.
+      if (sched.sysmon_slow.exchange(0, std::memory_order_relaxed) == 0) idle = 0;
+    }
     // The stack scavenger (stack.h S3): a round a second, given back in steps of at
     // most ~1 ms of madvise calls, one every 10 ms (the monitor's other duties wait
     // while it runs one).
@@ -1398,7 +1418,10 @@ void sysmon_main() {
         futex_wait(&sched.sysmon_sleeping, 1, wait > 0 ? &rel : nullptr);
       }
       sched.sysmon_sleeping.store(0, std::memory_order_relaxed);
-      idle = 0;
+      // Back at the pace it had (as Go's sysmon after its idle sleep would not be:
+      // there, only a system call wakes it). A server whose P goes idle between
+      // requests took a P thousands of times a second, and each kick put the monitor
+      // back at 20 us ticks: ~9% of a core at 1 P under wrk.
       continue;
     }
     if (sysmon_tick(seen.data(), &gq_taken_seen, nanotime()))
@@ -1729,6 +1752,7 @@ void* blocking_enter() noexcept {
   // acquire CAS).
   m->syscall_word = word;
   p->syscall.store(word, std::memory_order_release);
+  sysmon_hurry();
   return g;
 }
 
