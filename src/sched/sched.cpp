@@ -107,6 +107,9 @@ struct Sched {
   // goro::blocking wakes it (sysmon_hurry), so a call that blocks is handed off
   // after ~20 us, not after up to 10 ms.
   std::atomic<std::uint32_t> sysmon_slow{0};
+  // CLOCK_MONOTONIC_COARSE as of the monitor's last tick (or the kick that woke it):
+  // when a goroutine parked, for dumps' "N minutes", without a clock read per park.
+  std::atomic<std::int64_t> coarse_now{0};
   bool stall_report = false;  // GORO_STALL_REPORT
   std::atomic<std::uint64_t> spares_lent{0};  // for tests (relaxed)
   std::atomic<std::uint64_t> handoffs{0};
@@ -453,19 +456,23 @@ inline __attribute__((always_inline)) G* next_local(P* p) noexcept {
 // ---------------------------------------------------------------------------
 // Idle Ps and Ms.
 
-// Wakes the monitor if it sleeps because every P was idle (see sysmon_main): the
-// other half of its Dekker pair (its flag store; fence; npidle read).
+// Cuts the monitor's backed-off tick short (sysmon_slow).
 void sysmon_hurry() noexcept {
   if (sched.sysmon_slow.load(std::memory_order_relaxed) != 0 &&
       sched.sysmon_slow.exchange(0, std::memory_order_relaxed) != 0)
     futex_wake(&sched.sysmon_slow, 1);
 }
 
+// Wakes the monitor if it sleeps because every P was idle (see sysmon_main): the
+// other half of its Dekker pair (its flag store; fence; npidle read). The clock the
+// monitor keeps (coarse_now) is refreshed here too: it has not ticked while asleep.
 void sysmon_kick() noexcept {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (sched.sysmon_sleeping.load(std::memory_order_relaxed) != 0 &&
-      sched.sysmon_sleeping.exchange(0, std::memory_order_acq_rel) != 0)
+      sched.sysmon_sleeping.exchange(0, std::memory_order_acq_rel) != 0) {
+    sched.coarse_now.store(coarse_nanotime(), std::memory_order_relaxed);
     futex_wake(&sched.sysmon_sleeping, 1);
+  }
 }
 
 // Scheduler lock held. Taking a P out of the idle list ends "every P idle", so the
@@ -1387,6 +1394,7 @@ void sysmon_main() {
       // Cleared by someone else: a blocking call began. Tick fast again.
       if (sched.sysmon_slow.exchange(0, std::memory_order_relaxed) == 0) idle = 0;
     }
+    sched.coarse_now.store(coarse_nanotime(), std::memory_order_relaxed);
     // The stack scavenger (stack.h S3): a round a second, given back in steps of at
     // most ~1 ms of madvise calls, one every 10 ms (the monitor's other duties wait
     // while it runs one).
@@ -1432,6 +1440,7 @@ void sysmon_main() {
 }
 
 void start_sysmon() {
+  sched.coarse_now.store(coarse_nanotime(), std::memory_order_relaxed);
   note_runtime_thread(+1);
   pthread_attr_t attr;
   pthread_attr_init(&attr);
@@ -1717,7 +1726,8 @@ void park(WaitReason reason, bool (*unlockf)(void*), void* arg) {
   G* g = m->curg;
   GORO_CHECK(g != nullptr, "goro: park called outside a goroutine");
   g->wait_reason.store(reason, std::memory_order_relaxed);
-  g->wait_since.store(coarse_nanotime(), std::memory_order_relaxed);
+  g->wait_since.store(sched.coarse_now.load(std::memory_order_relaxed),
+                      std::memory_order_relaxed);
   SwitchAction act;  // after_switch marks g waiting once its context is saved
   act.kind = SwitchAction::park;
   act.unlockf = unlockf;

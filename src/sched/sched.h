@@ -70,7 +70,7 @@ struct alignas(64) G {
   alignas(16) unsigned char inline_buf[kInline];
 
   // --- cold: parking, migration, dumps, global queues ---
-  std::atomic<std::int64_t> wait_since{0};  // coarse ns when it parked
+  std::atomic<std::int64_t> wait_since{0};  // when it parked: the monitor's coarse clock
   int saved_errno = 0;
   int last_m = -1;  // M it last switched out on (migration count)
   EhGlobals eh;
