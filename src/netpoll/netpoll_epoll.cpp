@@ -32,6 +32,21 @@ std::atomic<bool> g_have_pwait2{true};
 // Marks the eventfd in epoll_event.data (a PollDesc is never at this address).
 char g_break_tag;
 
+// The kernel orders an EPOLL_CTL_ADD before any event it delivers for that fd, so a
+// poller that gets a PollDesc's pointer sees that PollDesc built. ThreadSanitizer
+// learns this from its epoll_wait interceptor, but clang 14's has none for
+// epoll_pwait2 (and a poller blocked since before the registration then read a
+// freshly constructed PollDesc "racily"): say it ourselves.
+#if defined(GORO_TSAN)
+extern "C" void __tsan_acquire(void* addr);
+extern "C" void __tsan_release(void* addr);
+inline void registrations_published() noexcept { __tsan_release(&g_break_tag); }
+inline void registrations_seen() noexcept { __tsan_acquire(&g_break_tag); }
+#else
+inline void registrations_published() noexcept {}
+inline void registrations_seen() noexcept {}
+#endif
+
 int wait_events(epoll_event* events, int max, std::int64_t timeout_ns) noexcept {
   if (timeout_ns > 0 && g_have_pwait2.load(std::memory_order_relaxed)) {
     struct timespec ts;
@@ -85,6 +100,7 @@ int netpoll_backend_open(int fd, PollDesc* pd) noexcept {
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   ev.data.ptr = pd;
+  registrations_published();
   return ::epoll_ctl(g_epfd.load(std::memory_order_acquire), EPOLL_CTL_ADD, fd, &ev) == 0 ? 0
                                                                                           : errno;
 }
@@ -134,6 +150,7 @@ GList netpoll(std::int64_t timeout_ns) noexcept {
     }
   }
   if (blocking) netpoll_note_blocked(false);
+  if (n > 0) registrations_seen();
   for (int i = 0; i < n; ++i) {
     const epoll_event& ev = events[i];
     if (ev.data.ptr == &g_break_tag) {

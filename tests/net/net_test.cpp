@@ -655,7 +655,7 @@ TEST(Net, LargeTransferWithBlockingWrites) {
     net::Listener ln = net::listen("127.0.0.1:0");
     net::Conn c = net::dial(ln.addr().to_string());
     net::Conn s = ln.accept();
-    goro::go([&c, total] {
+    goro::go([&] {
       std::vector<char> chunk(1 << 20);
       for (std::size_t off = 0; off < total; off += chunk.size()) {
         for (std::size_t i = 0; i < chunk.size(); ++i) chunk[i] = pattern(7, off + i);
