@@ -110,6 +110,8 @@ struct Sched {
   // CLOCK_MONOTONIC_COARSE as of the monitor's last tick (or the kick that woke it):
   // when a goroutine parked, for dumps' "N minutes", without a clock read per park.
   std::atomic<std::int64_t> coarse_now{0};
+  // Threads that are not Ms polling the network now (poll_network_if_stale).
+  std::atomic<std::int32_t> polling_outside{0};
   bool stall_report = false;  // GORO_STALL_REPORT
   std::atomic<std::uint64_t> spares_lent{0};  // for tests (relaxed)
   std::atomic<std::uint64_t> handoffs{0};
@@ -652,8 +654,11 @@ bool deadlocked_locked() noexcept {
   // runtime thread, not blocked in goro) could still send, unlock or close.
   int expected = sched.mcount + sched.runtime_threads.load(std::memory_order_acquire) + waiters;
   if (count_user_threads() != expected) return false;
-  // Re-read what a thread could have changed while we looked.
-  return sched.thread_waiters.load(std::memory_order_seq_cst) == waiters && !any_runq_nonempty();
+  // Re-read what a thread could have changed while we looked. The monitor's poll
+  // last: it counts itself before it takes goroutines off their sockets, so if the
+  // wake sources above missed one it had taken, the count shows it.
+  return sched.thread_waiters.load(std::memory_order_seq_cst) == waiters && !any_runq_nonempty() &&
+         sched.polling_outside.load(std::memory_order_seq_cst) == 0;
 }
 
 [[noreturn]] void report_deadlock() noexcept { fatal("all goroutines are asleep - deadlock!"); }
@@ -1883,9 +1888,16 @@ int poll_network_if_stale(std::int64_t stale_ns) noexcept {
   std::int64_t now = nanotime();
   if (now - last < stale_ns) return 0;
   if (!sched.lastpoll.compare_exchange_strong(last, now, std::memory_order_relaxed)) return 0;
+  // Counted while the goroutines it finds are in its hands, off their sockets (no
+  // longer netpoll waiters) and not yet queued: the deadlock check reads the count
+  // after the waiters (deadlocked_locked). The monitor is not an M, so without it an
+  // M going idle meanwhile saw every M idle, no queue, no waiter, and reported a
+  // deadlock with the goroutine "runnable" in the dump (TSan CI, PeerReset at 1 P).
+  sched.polling_outside.fetch_add(1, std::memory_order_seq_cst);
   GList list = netpoll(0);
   int n = list.n;
   ready_list(list);
+  sched.polling_outside.fetch_sub(1, std::memory_order_seq_cst);
   return n;
 }
 
