@@ -107,8 +107,8 @@ class RunQueue {
   }
 
   // Thief: moves half of victim's ring into this queue, whose owner is the caller
-  // and which must have room for half a ring (kSize / 2) more. Returns one G to run now, or null. With take_next, also tries the
-  // victim's runnext when its ring is empty.
+  // and which must have room for half a ring (kSize / 2) more. Returns one G to run now, or null.
+  // With take_next, also tries the victim's runnext when its ring is empty.
   G* steal_from(RunQueue& victim, bool take_next) noexcept {
     std::uint32_t t = tail_.load(std::memory_order_relaxed);
     std::uint32_t n = victim.grab(buf_, t, take_next);

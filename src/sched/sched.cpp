@@ -28,8 +28,8 @@
 #include <fcntl.h>
 #include <linux/membarrier.h>
 #include <pthread.h>
-#include <sys/prctl.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -112,7 +112,7 @@ struct Sched {
   std::atomic<std::int64_t> coarse_now{0};
   // Threads that are not Ms polling the network now (poll_network_if_stale).
   std::atomic<std::int32_t> polling_outside{0};
-  bool stall_report = false;  // GORO_STALL_REPORT
+  bool stall_report = false;                  // GORO_STALL_REPORT
   std::atomic<std::uint64_t> spares_lent{0};  // for tests (relaxed)
   std::atomic<std::uint64_t> handoffs{0};
 
@@ -1209,7 +1209,7 @@ void mstart(M* m) {
 constexpr std::int64_t kSysmonMinDelayNs = 20'000;
 constexpr std::int64_t kSysmonMaxDelayNs = 10'000'000;
 constexpr std::int64_t kSysmonSlowNs = 1'000'000;  // ticks this long: sysmon_slow
-constexpr std::int64_t kStallNs = 10'000'000;  // a goroutine this long on its P stalls it
+constexpr std::int64_t kStallNs = 10'000'000;      // a goroutine this long on its P stalls it
 constexpr std::int64_t kRetakeAnywayNs = 10'000'000;
 constexpr std::int64_t kScavengePeriodNs = 1'000'000'000;  // stack.h S3
 constexpr std::int64_t kScavengeStepNs = 10'000'000;
@@ -1422,9 +1422,10 @@ void sysmon_main() {
       sched.sysmon_sleeping.store(1, std::memory_order_seq_cst);
       if (sched.npidle.load(std::memory_order_seq_cst) == sched.nprocs && !poller_missing()) {
         // With pooled stacks to give back, wake for the scavenger's next step or round.
-        std::int64_t wait = scavenging             ? kSysmonMaxDelayNs
-                            : stacks::has_surplus() ? std::max<std::int64_t>(next_round - nanotime(), 1)
-                                                    : 0;
+        std::int64_t wait = scavenging ? kSysmonMaxDelayNs
+                            : stacks::has_surplus()
+                                ? std::max<std::int64_t>(next_round - nanotime(), 1)
+                                : 0;
         struct timespec rel {
           time_t(wait / 1'000'000'000), long(wait % 1'000'000'000)
         };
@@ -1623,8 +1624,8 @@ void start_locked() {
     sched.membarrier_ok = true;
     sched.alone.store(true, std::memory_order_relaxed);
   }
-  if (const char* s = std::getenv("GORO_STALL_REPORT"); s != nullptr && *s != '\0' &&
-                                                         std::strcmp(s, "0") != 0) {
+  if (const char* s = std::getenv("GORO_STALL_REPORT");
+      s != nullptr && *s != '\0' && std::strcmp(s, "0") != 0) {
     sched.stall_report = true;
     install_stall_report_handler();
   }
@@ -1731,8 +1732,7 @@ void park(WaitReason reason, bool (*unlockf)(void*), void* arg) {
   G* g = m->curg;
   GORO_CHECK(g != nullptr, "goro: park called outside a goroutine");
   g->wait_reason.store(reason, std::memory_order_relaxed);
-  g->wait_since.store(sched.coarse_now.load(std::memory_order_relaxed),
-                      std::memory_order_relaxed);
+  g->wait_since.store(sched.coarse_now.load(std::memory_order_relaxed), std::memory_order_relaxed);
   SwitchAction act;  // after_switch marks g waiting once its context is saved
   act.kind = SwitchAction::park;
   act.unlockf = unlockf;
@@ -1782,8 +1782,8 @@ void blocking_exit(void* token) noexcept {
   // From exactly the word we stored: p may have gone round to another M's blocking
   // call since (a new generation), which is not ours to take.
   std::uint64_t word = m->syscall_word;
-  if (p->syscall.compare_exchange_strong(word, word & ~std::uint64_t(1),
-                                         std::memory_order_acquire, std::memory_order_relaxed)) {
+  if (p->syscall.compare_exchange_strong(word, word & ~std::uint64_t(1), std::memory_order_acquire,
+                                         std::memory_order_relaxed)) {
     m->p = p;  // nobody took it: carry on
     g->state.store(GState::running, std::memory_order_relaxed);
     return;
@@ -2094,7 +2094,9 @@ int threads_started() noexcept {
 }
 
 std::uint64_t spares_lent() noexcept { return sched.spares_lent.load(std::memory_order_relaxed); }
-std::uint64_t blocking_handoffs() noexcept { return sched.handoffs.load(std::memory_order_relaxed); }
+std::uint64_t blocking_handoffs() noexcept {
+  return sched.handoffs.load(std::memory_order_relaxed);
+}
 
 const char* stack_guard_mode() {
   ensure_started();

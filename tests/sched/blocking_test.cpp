@@ -15,11 +15,11 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <cstdio>
-#include <cstdlib>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -122,9 +122,7 @@ TEST(Blocking, InsideTheCallTheThreadIsAPlainThread) {
 }
 
 TEST(Blocking, FromAPlainThreadJustCalls) {
-  std::thread t([] {
-    EXPECT_EQ(goro::blocking([] { return goro::in_goroutine() ? 1 : 2; }), 2);
-  });
+  std::thread t([] { EXPECT_EQ(goro::blocking([] { return goro::in_goroutine() ? 1 : 2; }), 2); });
   t.join();
 }
 

@@ -84,9 +84,8 @@ TEST(Scavenge, UnusedStacksGoBackToTheKernel) {
     // and allocator memory move RSS by more than that, so it is checked without them.
     if (!goro_test::kUnderSanitizer) {
       long released_kib = long(warm - kWarmBound) * 4;
-      EXPECT_GE(rss0 - rss1, released_kib / 2)
-          << "RSS " << rss0 << " -> " << rss1 << " KiB with " << warm - kWarmBound
-          << " stacks scavenged";
+      EXPECT_GE(rss0 - rss1, released_kib / 2) << "RSS " << rss0 << " -> " << rss1 << " KiB with "
+                                               << warm - kWarmBound << " stacks scavenged";
     }
   });
 }
