@@ -1838,11 +1838,12 @@ void ready(G* g, bool next) noexcept {
   }
 }
 
-void ready_list(GList list) noexcept {
+void ready_list(GList list, bool behind_global) noexcept {
   if (list.empty()) return;
   for (G* g = list.head; g != nullptr; g = g->schedlink) mark_ready(g);
   M* m = current_m();
-  if (m != nullptr && m->p != nullptr) {
+  if (m != nullptr && m->p != nullptr &&
+      !(behind_global && sched.gq_size.load(std::memory_order_relaxed) > 0)) {
     while (G* g = list.pop()) put_local(m->p, g, false);
   } else {
     sched.lock.lock();
@@ -1850,24 +1851,6 @@ void ready_list(GList list) noexcept {
     sched.lock.unlock();
   }
   wakep();  // an idle P may share them (its spinner steals half)
-}
-
-void ready_timers(G** gs, int n) noexcept {
-  if (n == 0) return;
-  M* m = current_m();
-  if (m == nullptr || m->p == nullptr || sched.gq_size.load(std::memory_order_relaxed) > 0) {
-    GList list;
-    for (int i = 0; i < n; ++i) {
-      mark_ready(gs[i]);
-      list.push(gs[i]);
-    }
-    sched.lock.lock();
-    global_put_batch_locked(list.head, list.tail, list.n);
-    sched.lock.unlock();
-    wakep();
-    return;
-  }
-  for (int i = 0; i < n; ++i) ready(gs[i], false);
 }
 
 void netpoll_need_poller() noexcept {

@@ -166,16 +166,15 @@ struct GList {
 // caller's P's queue when it holds one, else onto the global queue as one batch; then
 // wakes an idle P to share them. Each G must have been taken off its wait queue by
 // the caller, as for ready().
-void ready_list(GList list) noexcept;
-// Makes sleepers whose timers fired runnable, in the order given: at the tail of
-// the global queue while that holds goroutines, else at the tail of the caller's
-// local queue. So a woken sleeper does not overtake a backlog that overflowed to the
-// global queue (those goroutines have waited longer than any on the local queue,
-// which is served first): 100,000 goroutines just spawned start before the sleepers
-// among them that woke meanwhile run again. (Go readies a timer's goroutine to run
-// next. At the local queue's tail, ahead of the global backlog, 100,000 sleepers took
-// ~1.5x as long to start at 2 Ps: bench sleep, docs/design.md "Timers".)
-void ready_timers(G** gs, int n) noexcept;
+//
+// With behind_global (sleepers whose timers fired), onto the global queue also while
+// that holds goroutines: a woken sleeper does not overtake a backlog that overflowed
+// there (those goroutines have waited longer than any on the local queue, which is
+// served first), so 100,000 goroutines just spawned start before the sleepers among
+// them that woke meanwhile run again. (Go readies a timer's goroutine to run next. At
+// the local queue's tail, ahead of the global backlog, 100,000 sleepers took ~1.5x as
+// long to start at 2 Ps: bench sleep, docs/design.md "Timers".)
+void ready_list(GList list, bool behind_global = false) noexcept;
 
 // --- The netpoller's side of the scheduler (src/netpoll, runtime.md "Netpoller") ---
 // A plain thread has just published a waiter on a socket: makes sure some M will

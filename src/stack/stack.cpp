@@ -265,14 +265,6 @@ bool scavenge_step() noexcept {
   return more;
 }
 
-bool has_surplus() noexcept {
-  if (!g_inited) return false;
-  g_lock.lock();
-  bool surplus = g_warm.size() > kGlobalWarmMax;
-  g_lock.unlock();
-  return surplus;
-}
-
 std::size_t warm_pooled() noexcept {
   if (!g_inited) return 0;
   g_lock.lock();
@@ -280,6 +272,8 @@ std::size_t warm_pooled() noexcept {
   g_lock.unlock();
   return n;
 }
+
+bool has_surplus() noexcept { return warm_pooled() > kGlobalWarmMax; }
 
 bool in_guard(const char* addr, const char* lo) noexcept {
   return lo != nullptr && addr >= lo - g_guard && addr < lo;

@@ -153,45 +153,37 @@ int run_timers(TimerHeap* h, std::int64_t now) {
   for (;;) {
     // Take a batch of due timers under one lock round, then fire them unlocked (T3:
     // once taken off, or re-armed, a firing can no longer be stopped).
-    // A one-shot node is popped without reading it, and its cache line fetched
-    // while the heap sifts: a sleeper's node sits on its goroutine's stack, a page of
-    // its own that is rarely in the TLB, and reading the nodes one after the other
-    // made each pop wait for a page walk (most of the time run_timers took).
     constexpr int kBatch = 32;
     TimerNode* batch[kBatch];
-    bool oneshot[kBatch];
     int n = 0;
-    G* woken[kBatch];
-    int nwoken = 0;
+    GList woken;  // sleepers (their own entries: no node)
     h->lock.lock();
-    while (n + nwoken < kBatch && !h->entries.empty() && h->entries[0].when <= now) {
+    while (n + woken.n < kBatch && !h->entries.empty() && h->entries[0].when <= now) {
       TimerHeap::Entry e = h->entries[0];
       if (e.is_sleeper()) {
-        woken[nwoken++] = e.sleeper();
+        woken.push(e.sleeper());
         heap_remove(h, 0);
         continue;
       }
       TimerNode* t = e.node();
-      oneshot[n] = !e.periodic();
       if (e.periodic()) {
         t->when = next_period(t->when, t->period, now);
         h->entries[0].when = t->when;
         sift_down(h, 0);
         if (t->destroy != nullptr) t->refs.fetch_add(1, std::memory_order_relaxed);  // ours
       } else {
-        __builtin_prefetch(t, 1);
         heap_remove(h, 0);
+        // The heap's reference (if counted) passes to us.
+        t->heap.store(nullptr, std::memory_order_release);
       }
       batch[n++] = t;
     }
-    // Off the heap: the heap's reference (if counted) passes to us.
-    for (int i = 0; i < n; ++i)
-      if (oneshot[i]) batch[i]->heap.store(nullptr, std::memory_order_release);
     update_when0(h);
     h->lock.unlock();
-    // Sleepers first, in deadline order, behind every goroutine already runnable
-    // (ready_timers).
-    ready_timers(woken, nwoken);
+    // Sleepers first, in deadline order; behind the global queue's goroutines if it
+    // holds any (sched.h ready_list).
+    int nwoken = woken.n;
+    ready_list(woken, /*behind_global=*/true);
     for (int i = 0; i < n; ++i) {
       TimerNode* t = batch[i];
       bool counted = t->destroy != nullptr;  // read first: an uncounted t may be gone after fire

@@ -31,7 +31,7 @@
 //  T4. Timers run only on an M that holds a P, so that at one P they fire one at a
 //      time, in deadline order, and what they wake goes to that P's local queue
 //      (sleepers: behind the global queue's goroutines too, if it holds any;
-//      sched.h ready_timers).
+//      sched.h ready_list).
 //  T5. Reference-counted nodes (destroy != null): the heap holds a reference while the
 //      node is armed, and a runner holds one while it calls fire. A node that is not
 //      counted (a sleeper's, on its own stack) is never touched after fire returns
@@ -89,8 +89,7 @@ struct alignas(64) TimerHeap {
     std::int64_t when;  // a copy of node->when: sifting reads no node
     // The node, with bit 0 set if it is removable and bit 1 if it is periodic; or
     // (bit 2) a sleeping goroutine, which the entry wakes without any node (nodes and
-    // Gs are at least 8-byte aligned). Popping a one-shot entry reads nothing from
-    // its node.
+    // Gs are at least 8-byte aligned).
     std::uintptr_t bits;
     static constexpr std::uintptr_t kRemovable = 1, kPeriodic = 2, kSleeper = 4;
     TimerNode* node() const noexcept {

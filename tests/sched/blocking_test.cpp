@@ -271,6 +271,20 @@ TEST(Blocking, NoDeadlockReportedWhileACallIsInProgress) {
 
 // --- stalls: a goroutine that never reaches a scheduling point ---
 
+// Starts `count` goroutines that each count themselves in `spinning`, then spin with
+// no scheduling point at all until `go_on` is set, then call wg.done().
+void start_spinners(int count, std::atomic<bool>& go_on, std::atomic<int>& spinning,
+                    goro::WaitGroup& wg) {
+  for (int i = 0; i < count; ++i) {
+    wg.add(1);
+    goro::go([&] {
+      spinning.fetch_add(1);
+      goro_stall_test::spin_until(go_on);
+      wg.done();
+    });
+  }
+}
+
 // procs() goroutines spin (no scheduling point at all) until one more goroutine,
 // which can only run on a P they all hold, sets a flag.
 TEST(Stall, BusyLoopsDoNotStarveTheOthers) {
@@ -279,14 +293,7 @@ TEST(Stall, BusyLoopsDoNotStarveTheOthers) {
     std::atomic<bool> go_on{false};
     std::atomic<int> spinning{0};
     goro::WaitGroup wg;
-    for (int i = 0; i < n; ++i) {
-      wg.add(1);
-      goro::go([&] {
-        spinning.fetch_add(1);
-        while (!go_on.load(std::memory_order_acquire)) goro_test::cpu_pause();
-        wg.done();
-      });
-    }
+    start_spinners(n, go_on, spinning, wg);
     wg.add(1);
     goro::go([&] {
       go_on.store(true, std::memory_order_release);
@@ -364,14 +371,7 @@ TEST(Stall, GoroutinesOnTheSpareTakeTurns) {
     std::atomic<bool> go_on{false};
     std::atomic<int> spinning{0};
     goro::WaitGroup wg;
-    for (int i = 1; i < n; ++i) {
-      wg.add(1);
-      goro::go([&] {
-        spinning.fetch_add(1);
-        while (!go_on.load(std::memory_order_acquire)) goro_test::cpu_pause();
-        wg.done();
-      });
-    }
+    start_spinners(n - 1, go_on, spinning, wg);
     while (spinning.load() < n - 1) goro::yield();
     // Two goroutines that can only finish together, each yielding while it waits.
     std::atomic<int> a{0}, b{0};
@@ -438,14 +438,7 @@ TEST(Stall, ReportNamesTheGoroutineAndItsStack) {
           // goroutine that ends the spin, and nothing would stall).
           std::atomic<int> spinning{0};
           goro::WaitGroup wg;
-          for (int i = 1; i < goro::procs(); ++i) {
-            wg.add(1);
-            goro::go([&] {
-              spinning.fetch_add(1);
-              goro_stall_test::spin_until(done);
-              wg.done();
-            });
-          }
+          start_spinners(goro::procs() - 1, done, spinning, wg);
           while (spinning.load() < goro::procs() - 1) goro::yield();
           goro::go([&] { done.store(true, std::memory_order_release); });
           goro_stall_test::spin_until(done);

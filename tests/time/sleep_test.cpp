@@ -142,7 +142,7 @@ TEST(Sleep, SleepersWakeInDeadlineOrderOnOneP) {
 }
 
 // A woken sleeper goes to the tail of the global queue while that holds goroutines
-// (sched.h ready_timers), so it does not overtake a backlog that overflowed there
+// (sched.h ready_list, behind_global), so it does not overtake a backlog that overflowed there
 // from the local queue. At 1 P, with 2,000 goroutines queued, it runs after most of
 // them (the P serves the global queue in batches, and every 61st turn takes its
 // head, so the order is not strictly first-in first-out); at the local queue's tail
