@@ -108,10 +108,11 @@ class RunQueue {
 
   // Thief: moves half of victim's ring into this queue, whose owner is the caller
   // and which must have room for half a ring (kSize / 2) more. Returns one G to run now, or null.
-  // With take_next, also tries the victim's runnext when its ring is empty.
-  G* steal_from(RunQueue& victim, bool take_next) noexcept {
+  // With victim_tick (the victim P's schedtick), also tries the victim's runnext when
+  // its ring is empty.
+  G* steal_from(RunQueue& victim, const std::atomic<std::uint32_t>* victim_tick) noexcept {
     std::uint32_t t = tail_.load(std::memory_order_relaxed);
-    std::uint32_t n = victim.grab(buf_, t, take_next);
+    std::uint32_t n = victim.grab(buf_, t, victim_tick);
     if (n == 0) return nullptr;
     --n;
     G* g = buf_[(t + n) % kSize].load(std::memory_order_relaxed);
@@ -120,23 +121,30 @@ class RunQueue {
   }
 
  private:
-  std::uint32_t grab(std::atomic<G*>* dst, std::uint32_t dst_tail, bool take_next) noexcept {
+  std::uint32_t grab(std::atomic<G*>* dst, std::uint32_t dst_tail,
+                     const std::atomic<std::uint32_t>* tick) noexcept {
     for (;;) {
       std::uint32_t h = head_.load(std::memory_order_acquire);
       std::uint32_t t = tail_.load(std::memory_order_acquire);
       std::uint32_t n = t - h;
       n -= n / 2;
       if (n == 0) {
-        if (take_next) {
+        if (tick != nullptr) {
           G* next = runnext_.load(std::memory_order_acquire);
           if (next == nullptr) return 0;
           // The owner is most likely about to run it: a goroutine readied by a
           // channel operation runs as soon as its waker blocks, typically within
           // ~100 ns. Give the owner ~3 us before taking it (as Go's runqgrab does),
-          // or a ping-pong pair would bounce between cores on every exchange.
+          // or a ping-pong pair would bounce between cores on every exchange. An
+          // owner that scheduled anything meanwhile is not stuck: leave the slot to
+          // it. (Comparing the slot alone is not enough: a pair ping-ponging on the
+          // owner puts the same G back in it every other exchange.)
+          std::uint32_t tick0 = tick->load(std::memory_order_relaxed);
           std::int64_t until = nanotime() + kRunnextGraceNs;
-          while (runnext_.load(std::memory_order_relaxed) == next && nanotime() < until)
+          while (runnext_.load(std::memory_order_relaxed) == next && nanotime() < until) {
             for (int i = 0; i < 16; ++i) cpu_relax();
+            if (tick->load(std::memory_order_relaxed) != tick0) return 0;
+          }
           if (runnext_.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
             dst[dst_tail % kSize].store(next, std::memory_order_relaxed);
             return 1;

@@ -806,7 +806,7 @@ G* spare_next(M* m, P* p) {
     // into ours, so only while ours has room for it (nobody else takes from a spare);
     // its runnext slot too, for the same yielding reason.
     if (p->runq.size() <= RunQueue::kSize / 2)
-      if (G* g = p->runq.steal_from(w->runq, true)) return g;
+      if (G* g = p->runq.steal_from(w->runq, &w->schedtick)) return g;
     if (G* g = p->runq.pop(false)) return g;
     if (G* g = global_get(p, 0)) return g;
     if (G* g = poll_network()) return g;
@@ -860,7 +860,8 @@ G* find_runnable(M* m) {
           for (int i = 0; i < sched.nprocs; ++i) {
             P* victim = &sched.ps[(start + i) % sched.nprocs];
             if (victim == p) continue;
-            if (G* g = p->runq.steal_from(victim->runq, round == 3)) return g;
+            if (G* g = p->runq.steal_from(victim->runq, round == 3 ? &victim->schedtick : nullptr))
+              return g;
           }
         }
         if (G* g = global_get(p, 0)) return g;
