@@ -202,21 +202,30 @@ void chan_close(ChanCore* c) {
   }
   c->closed.store(true, std::memory_order_release);
   // Take every waiter off (receivers get nothing, senders fail: C1 says only one
-  // queue is non-empty), and wake them after unlocking (C2).
-  Sudog* wake_list = nullptr;
-  Sudog** tail = &wake_list;
+  // queue is non-empty), and wake them after unlocking (C2). Goroutines are collected
+  // by their G records, so each waiter's stack is visited once, here: with a million
+  // waiters every Sudog is on a page of its own, a TLB miss each. Plain threads keep
+  // their Sudogs (s->next is free once s is off the queue) for a futex wake each.
+  GList gs;
+  Sudog* threads = nullptr;
+  Sudog** tail = &threads;
   for (WaitQueue* q : {&c->recvq, &c->sendq}) {
     while (Sudog* s = q->dequeue()) {
       s->success = false;
-      *tail = s;  // s->next, free now that s is off the queue, links the wake list
-      tail = &s->next;
+      if (G* g = s->waiter->g) {
+        gs.push(g);
+      } else {
+        *tail = s;
+        tail = &s->next;
+      }
     }
   }
   c->lock.unlock();
   BulkWakeScope bulk;
-  while (wake_list != nullptr) {
-    Sudog* s = wake_list;
-    wake_list = s->next;  // read before the wake: s may be gone after it
+  ready_list(gs);
+  while (threads != nullptr) {
+    Sudog* s = threads;
+    threads = s->next;  // read before the wake: s may be gone after it
     s->waiter->wake();
   }
 }

@@ -2060,6 +2060,10 @@ bool wait_goroutines_at_most(std::int64_t n, std::chrono::milliseconds timeout) 
 
 std::uint64_t migrations() noexcept { return sched.migrations.load(std::memory_order_relaxed); }
 
+std::int32_t threads_waiting() noexcept {
+  return sched.thread_waiters.load(std::memory_order_seq_cst);
+}
+
 std::uint64_t goroutine_id() noexcept {
   G* g = current_g();
   return g != nullptr ? g->id : 0;

@@ -155,6 +155,49 @@ TEST(Chan, CloseWakesEveryBlockedReceiverAndSender) {
   });
 }
 
+// Close takes goroutines and plain threads off one queue together: the goroutines are
+// readied as one list, the threads get a futex wake each (chan_close). Every waiter is
+// known to be queued before the close, so each must see the close.
+TEST(Chan, CloseWakesGoroutinesAndThreadsWaitingTogether) {
+  namespace gt = goro::detail::testing;
+  const int n = int(scaled(1000));
+  constexpr int kThreads = 4;
+  for (bool senders : {false, true}) {
+    SCOPED_TRACE(senders ? "senders" : "receivers");
+    goro::Chan<int> ch;  // unbuffered, and nobody on the other side
+    std::atomic<int> saw_close{0};
+    auto wait_on = [&saw_close, ch, senders] {
+      if (senders) {
+        try {
+          ch.send(1);
+        } catch (const goro::ClosedChannelError&) {
+          saw_close.fetch_add(1);
+        }
+      } else if (!ch.recv()) {
+        saw_close.fetch_add(1);
+      }
+    };
+    const std::int32_t threads_before = gt::threads_waiting();
+    goro::WaitGroup wg;
+    wg.add(n);
+    for (int i = 0; i < n; ++i)
+      goro::go([&wg, wait_on] {
+        wait_on();
+        wg.done();
+      });
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kThreads; ++i) threads.emplace_back(wait_on);
+    const char* reason = senders ? "chan send" : "chan receive";
+    while (gt::goroutines_waiting(reason) < n || gt::threads_waiting() < threads_before + kThreads)
+      std::this_thread::yield();
+    EXPECT_EQ(saw_close.load(), 0);
+    ch.close();
+    wg.wait();
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(saw_close.load(), n + kThreads);
+  }
+}
+
 TEST(Chan, NilChannelNeverReady) {
   auto nil = goro::Chan<int>::nil();
   EXPECT_TRUE(nil.is_nil());

@@ -23,6 +23,11 @@ bool wait_goroutines_at_most(std::int64_t n, std::chrono::milliseconds timeout);
 // n goroutines are parked, act, and check how many a wake-up released.
 std::int64_t goroutines_waiting(const char* reason) noexcept;
 
+// Plain threads blocked in goro now (on a channel, a mutex, a WaitGroup, goro::run's
+// wait, ...). A thread counts from the moment it is queued as a waiter until it is
+// woken, so a test can wait until its threads have really blocked.
+std::int32_t threads_waiting() noexcept;
+
 // Times a goroutine resumed on a different OS thread from the one it parked or
 // yielded on (migrations), since the process started.
 std::uint64_t migrations() noexcept;
