@@ -1,6 +1,7 @@
-// frames_x86_64.cpp — where Boost.Context's x86_64 SysV jump_fcontext leaves the frame
-// pointer and return address of a suspended context: it reserves 0x38 bytes below the
-// return address and stores MXCSR/x87 CW, r12-r15, rbx, rbp (at +0x30).
+// frames_x86_64.cpp — where Boost.Context's x86_64 SysV jump_fcontext and
+// ontop_fcontext (both suspend the same way) leave the frame pointer and return
+// address of a suspended context: they reserve 0x38 bytes below the return address and
+// store MXCSR/x87 CW, r12-r15, rbx, rbp (at +0x30).
 #if defined(__x86_64__)
 #include "debug/traceback.h"
 
