@@ -28,8 +28,6 @@ struct P {
   // Goroutines scheduled on this P: written by the owner (load + store, relaxed), read
   // by the monitor (sysmon) to tell a P that has run one goroutine for too long.
   std::atomic<std::uint32_t> schedtick{0};
-  G* gfree = nullptr;  // free G records
-  std::uint32_t ngfree = 0;
   StackCache stacks;
   std::uint64_t goid_next = 0, goid_end = 0;  // a batch of goroutine ids
   std::uint64_t rand = 0;
@@ -61,6 +59,11 @@ struct P {
   bool spare = false;
   P* ward = nullptr;
   std::uint32_t ward_tick = 0;
+
+  // Free G records (sched.cpp G1), the most recently freed last.
+  static constexpr std::uint32_t kGFreeMax = 64;
+  std::uint32_t ngfree = 0;
+  G* gfree[kGFreeMax];
 };
 
 // An OS thread running the scheduler loop on its own stack ("g0") and goroutines on

@@ -116,8 +116,8 @@ struct Sched {
   std::atomic<std::uint64_t> spares_lent{0};  // for tests (relaxed)
   std::atomic<std::uint64_t> handoffs{0};
 
-  Lock glock;                     // guards gfree and G chunk allocation
-  G* gfree = nullptr;             // free G records: a stack of batches (as the global queue's)
+  Lock glock;                     // guards gchunks (the free G records) and gchunk_low
+  std::size_t gchunk_low = 0;     // no chunk below this index has a free record
   std::atomic<G*> allg{nullptr};  // registry of every G record ever made (push-only)
 
   std::atomic<std::uint64_t> goid_gen{0};
@@ -193,86 +193,113 @@ std::uint64_t fastrand(std::uint64_t& s) noexcept {
 
 // ---------------------------------------------------------------------------
 // G records: allocated in chunks, never freed (the registry walks them), recycled
-// through per-P and global free lists.
+// through a per-P cache and per-chunk free masks.
+//
+// G1. Free records are reused by address: a P caches up to kGFreeMax in an array (the
+//     most recently freed last); every other free record is a bit in its chunk's free
+//     mask (gchunks, under glock), and a P that runs out takes a batch from the
+//     earliest chunks (in the order they were made) that have free records, lowest
+//     first. Nothing is linked through the records, so pooling one never reads it.
+//     (Goroutines end in whatever order their work finishes; a LIFO free list handed
+//     their records to the next burst in that order, scattered over all of them: a TLB
+//     miss and cache misses per spawn. docs/design.md "G records".)
 
-constexpr std::uint32_t kGFreeMax = 64;
+constexpr std::uint32_t kGFreeMax = P::kGFreeMax;
 constexpr int kGChunk = 256;
 
-// A new chunk of G records, registered; returns them as one schedlink chain.
-G* galloc_chunk() {
+struct GChunk {
+  G* base;
+  std::uint32_t nfree;
+  std::uint64_t mask[kGChunk / 64];  // bit i: base[i] is free
+};
+// Never destroyed: runtime threads may still free records while the process exits.
+std::vector<GChunk>& gchunks = *new std::vector<GChunk>;
+
+// glock held: a new chunk of G records, registered, all free.
+void galloc_chunk_locked() {
   G* chunk = new G[kGChunk];
+  auto index = std::uint32_t(gchunks.size());
   for (int i = 0; i < kGChunk; ++i) {
     G* g = &chunk[i];
-    g->schedlink = i + 1 < kGChunk ? &chunk[i + 1] : nullptr;
+    g->chunk = index;
     G* head = sched.allg.load(std::memory_order_relaxed);
     do {
       g->alllink = head;
     } while (!sched.allg.compare_exchange_weak(head, g, std::memory_order_release,
                                                std::memory_order_relaxed));
   }
-  return chunk;
+  GChunk c{chunk, kGChunk, {}};
+  for (auto& w : c.mask) w = ~std::uint64_t(0);
+  gchunks.push_back(c);
 }
 
-// glock held: pushes a chain of n free Gs as one batch.
-void gfree_push_batch_locked(G* head, std::uint32_t n) noexcept {
-  head->batch_len = n;
-  head->batch_next = sched.gfree;
-  sched.gfree = head;
-}
-
-// Takes a batch of free Gs (O(1) under glock), or a new chunk.
-G* gfree_take_batch(std::uint32_t* n) {
-  sched.glock.lock();
-  G* b = sched.gfree;
-  if (b != nullptr) sched.gfree = b->batch_next;
-  sched.glock.unlock();
-  if (b != nullptr) {
-    *n = b->batch_len;
-    return b;
+// glock held: takes up to `want` (>= 1) free records, the earliest chunk's first and
+// each chunk's in address order, into out; allocates a chunk when none is free.
+// Returns how many.
+std::uint32_t gfree_take_locked(G** out, std::uint32_t want) {
+  std::uint32_t n = 0;
+  while (n < want) {
+    while (sched.gchunk_low < gchunks.size() && gchunks[sched.gchunk_low].nfree == 0)
+      ++sched.gchunk_low;
+    if (sched.gchunk_low == gchunks.size()) {
+      if (n > 0) break;
+      galloc_chunk_locked();
+      continue;
+    }
+    GChunk& c = gchunks[sched.gchunk_low];
+    for (int w = 0; w < kGChunk / 64 && n < want; ++w) {
+      while (c.mask[w] != 0 && n < want) {
+        int bit = __builtin_ctzll(c.mask[w]);
+        c.mask[w] &= c.mask[w] - 1;
+        out[n++] = &c.base[w * 64 + bit];
+        --c.nfree;
+      }
+    }
   }
-  *n = kGChunk;
-  return galloc_chunk();
+  return n;
+}
+
+// glock held: g is free.
+void gfree_put_locked(G* g) noexcept {
+  GChunk& c = gchunks[g->chunk];
+  auto i = std::size_t(g - c.base);
+  c.mask[i / 64] |= std::uint64_t(1) << (i % 64);
+  ++c.nfree;
+  if (g->chunk < sched.gchunk_low) sched.gchunk_low = g->chunk;
 }
 
 G* gfree_get(P* p) {
-  if (p == nullptr) {
-    // A plain thread: take a batch, keep one, give the rest back.
-    std::uint32_t n = 0;
-    G* g = gfree_take_batch(&n);
-    if (n > 1) {
-      sched.glock.lock();
-      gfree_push_batch_locked(g->schedlink, n - 1);
-      sched.glock.unlock();
-    }
-    g->schedlink = nullptr;
+  if (p == nullptr) {  // a plain thread
+    G* g = nullptr;
+    sched.glock.lock();
+    gfree_take_locked(&g, 1);
+    sched.glock.unlock();
     return g;
   }
-  if (p->gfree == nullptr) {
-    std::uint32_t n = 0;
-    p->gfree = gfree_take_batch(&n);
+  if (p->ngfree == 0) {
+    G* got[kGFreeMax / 2];
+    sched.glock.lock();
+    std::uint32_t n = gfree_take_locked(got, kGFreeMax / 2);
+    sched.glock.unlock();
+    std::reverse_copy(got, got + n, p->gfree);  // popped from the end: lowest first
     p->ngfree = n;
   }
-  G* g = p->gfree;
-  p->gfree = g->schedlink;
-  --p->ngfree;
-  g->schedlink = nullptr;
-  return g;
+  return p->gfree[--p->ngfree];
 }
 
 void gfree_put(P* p, G* g) noexcept {
-  g->schedlink = p->gfree;
-  p->gfree = g;
-  if (++p->ngfree <= kGFreeMax) return;
-  // Spill half as one batch: walked here, where these Gs are still in cache.
-  G* head = p->gfree;
-  G* last = head;
-  for (std::uint32_t i = 1; i < kGFreeMax / 2; ++i) last = last->schedlink;
-  p->gfree = last->schedlink;
-  last->schedlink = nullptr;
-  p->ngfree -= kGFreeMax / 2;
+  if (p->ngfree < kGFreeMax) {
+    p->gfree[p->ngfree++] = g;
+    return;
+  }
+  // Spill the older half; the newer half, likelier to be in the cache, stays.
+  constexpr std::uint32_t half = kGFreeMax / 2;
   sched.glock.lock();
-  gfree_push_batch_locked(head, kGFreeMax / 2);
+  for (std::uint32_t i = 0; i < half; ++i) gfree_put_locked(p->gfree[i]);
   sched.glock.unlock();
+  std::copy(p->gfree + half, p->gfree + kGFreeMax, p->gfree);
+  p->ngfree = kGFreeMax - half;
+  p->gfree[p->ngfree++] = g;
 }
 
 std::uint64_t new_goid(P* p) noexcept {
@@ -1945,9 +1972,8 @@ void spawn_abort(Spawn s) noexcept {
   if (m != nullptr && m->p != nullptr) {
     gfree_put(m->p, g);
   } else {
-    g->schedlink = nullptr;
     sched.glock.lock();
-    gfree_push_batch_locked(g, 1);
+    gfree_put_locked(g);
     sched.glock.unlock();
   }
 }
@@ -2093,6 +2119,8 @@ std::uint64_t goroutine_id() noexcept {
   G* g = current_g();
   return g != nullptr ? g->id : 0;
 }
+
+std::uintptr_t g_record() noexcept { return reinterpret_cast<std::uintptr_t>(current_g()); }
 
 int thread_index() noexcept {
   M* m = current_m();

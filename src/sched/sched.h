@@ -76,8 +76,9 @@ struct alignas(64) G {
   int last_m = -1;  // M it last switched out on (migration count)
   EhGlobals eh;
   G* alllink = nullptr;         // registry chain (never changes once set)
-  G* batch_next = nullptr;      // global queue / free list: next batch (batch heads only)
-  std::uint32_t batch_len = 0;  // global queue / free list: Gs in this batch (heads only)
+  G* batch_next = nullptr;      // global queue: next batch (batch heads only)
+  std::uint32_t batch_len = 0;  // global queue: Gs in this batch (heads only)
+  std::uint32_t chunk = 0;      // the chunk of records it belongs to (fixed; sched.cpp G1)
 #if defined(GORO_ASAN)
   void* asan_fake_stack = nullptr;
 #endif

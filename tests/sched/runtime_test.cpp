@@ -3,12 +3,14 @@
 // at scale; stacks that grow on demand; goroutine ids.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -494,6 +496,54 @@ TEST(Spawn, GoroutinesSpawnGoroutines) {
   goro::go(&Tree::grow, kDepth, &leaves, &wg);
   wg.wait();
   EXPECT_EQ(leaves.load(), std::int64_t(1) << kDepth);
+}
+
+// G records are reused in address order (sched.cpp G1), whatever order the goroutines
+// that held them ended in, so a burst of new goroutines gets neighbouring records.
+// Handed out in the order they were freed, a burst's records were scattered over all of
+// them (docs/design.md "G records").
+TEST(Spawn, ANewBurstGetsItsRecordsInAddressOrder) {
+  constexpr int kN = 2048;
+  const std::int64_t base = goro::num_goroutines();
+  // First burst: kN goroutines park, then end one at a time in a shuffled order.
+  std::vector<goro::Chan<int>> gates(kN);
+  for (int i = 0; i < kN; ++i) goro::go([g = gates[std::size_t(i)]]() mutable { g.recv(); });
+  std::vector<int> order(kN);
+  for (int i = 0; i < kN; ++i) order[std::size_t(i)] = i;
+  std::mt19937 rng(12345);
+  std::shuffle(order.begin(), order.end(), rng);
+  for (int k = 0; k < kN; ++k) {
+    gates[std::size_t(order[std::size_t(k)])].close();
+    ASSERT_TRUE(gt::wait_goroutines_at_most(base + kN - k - 1, kLong)) << "step " << k;
+  }
+
+  // Second burst, spawned by one goroutine: each notes its record and waits.
+  std::vector<std::uintptr_t> rec(kN);
+  goro::run([&rec] {
+    goro::WaitGroup started, done;
+    goro::Chan<int> gate;
+    started.add(kN);
+    done.add(kN);
+    for (int i = 0; i < kN; ++i)
+      goro::go([&rec, &started, &done, gate, i]() mutable {
+        rec[std::size_t(i)] = gt::g_record();
+        started.done();
+        gate.recv();
+        done.done();
+      });
+    started.wait();
+    gate.close();
+    done.wait();
+  });
+  std::set<std::uintptr_t> distinct(rec.begin(), rec.end());
+  EXPECT_EQ(distinct.size(), std::size_t(kN));
+  // The first 64 may come from the spawning P's cache of its most recently freed
+  // records; after that each record lies above the one before, except where a batch
+  // moves on to the next chunk of 256 records (chunks are wherever `new` put them).
+  // Reused in the order they were freed, about half would lie below their predecessor.
+  int backwards = 0;
+  for (int i = 65; i < kN; ++i) backwards += rec[std::size_t(i)] < rec[std::size_t(i - 1)];
+  EXPECT_LE(backwards, kN / 256 + 4);
 }
 
 // ---------------------------------------------------------------------------

@@ -35,6 +35,10 @@ std::uint64_t migrations() noexcept;
 // The calling goroutine's id (Go's goid; 1 is the first goroutine), 0 on a plain thread.
 std::uint64_t goroutine_id() noexcept;
 
+// The address of the calling goroutine's record (its G), 0 on a plain thread: for tests
+// of the order in which records are reused.
+std::uintptr_t g_record() noexcept;
+
 // Index of the runtime thread (M) the caller runs on, -1 on a plain thread.
 int thread_index() noexcept;
 
