@@ -116,8 +116,7 @@ struct Sched {
   std::atomic<std::uint64_t> spares_lent{0};  // for tests (relaxed)
   std::atomic<std::uint64_t> handoffs{0};
 
-  Lock glock;                     // guards gchunks (the free G records) and gchunk_low
-  std::size_t gchunk_low = 0;     // no chunk below this index has a free record
+  Lock glock;                     // guards gchunks and gchunks_free (the free G records)
   std::atomic<G*> allg{nullptr};  // registry of every G record ever made (push-only)
 
   std::atomic<std::uint64_t> goid_gen{0};
@@ -214,6 +213,17 @@ struct GChunk {
 };
 // Never destroyed: runtime threads may still free records while the process exits.
 std::vector<GChunk>& gchunks = *new std::vector<GChunk>;
+// Bit c: gchunks[c] has a free record. Finding the earliest such chunk reads one word
+// per 64 chunks (16,384 records), however many chunks are full.
+std::vector<std::uint64_t>& gchunks_free = *new std::vector<std::uint64_t>;
+
+void set_chunk_free(std::size_t c, bool free) noexcept {
+  std::uint64_t bit = std::uint64_t(1) << (c % 64);
+  if (free)
+    gchunks_free[c / 64] |= bit;
+  else
+    gchunks_free[c / 64] &= ~bit;
+}
 
 // glock held: a new chunk of G records, registered, all free.
 void galloc_chunk_locked() {
@@ -231,6 +241,8 @@ void galloc_chunk_locked() {
   GChunk c{chunk, kGChunk, {}};
   for (auto& w : c.mask) w = ~std::uint64_t(0);
   gchunks.push_back(c);
+  if (gchunks_free.size() * 64 < gchunks.size()) gchunks_free.push_back(0);
+  set_chunk_free(index, true);
 }
 
 // glock held: takes up to `want` (>= 1) free records, the earliest chunk's first and
@@ -238,23 +250,26 @@ void galloc_chunk_locked() {
 // Returns how many.
 std::uint32_t gfree_take_locked(G** out, std::uint32_t want) {
   std::uint32_t n = 0;
+  std::size_t w = 0;
   while (n < want) {
-    while (sched.gchunk_low < gchunks.size() && gchunks[sched.gchunk_low].nfree == 0)
-      ++sched.gchunk_low;
-    if (sched.gchunk_low == gchunks.size()) {
+    while (w < gchunks_free.size() && gchunks_free[w] == 0) ++w;
+    if (w == gchunks_free.size()) {
       if (n > 0) break;
       galloc_chunk_locked();
+      w = 0;
       continue;
     }
-    GChunk& c = gchunks[sched.gchunk_low];
-    for (int w = 0; w < kGChunk / 64 && n < want; ++w) {
-      while (c.mask[w] != 0 && n < want) {
-        int bit = __builtin_ctzll(c.mask[w]);
-        c.mask[w] &= c.mask[w] - 1;
-        out[n++] = &c.base[w * 64 + bit];
+    std::size_t ci = w * 64 + std::size_t(__builtin_ctzll(gchunks_free[w]));
+    GChunk& c = gchunks[ci];
+    for (int k = 0; k < kGChunk / 64 && n < want; ++k) {
+      while (c.mask[k] != 0 && n < want) {
+        int bit = __builtin_ctzll(c.mask[k]);
+        c.mask[k] &= c.mask[k] - 1;
+        out[n++] = &c.base[k * 64 + bit];
         --c.nfree;
       }
     }
+    if (c.nfree == 0) set_chunk_free(ci, false);
   }
   return n;
 }
@@ -264,8 +279,7 @@ void gfree_put_locked(G* g) noexcept {
   GChunk& c = gchunks[g->chunk];
   auto i = std::size_t(g - c.base);
   c.mask[i / 64] |= std::uint64_t(1) << (i % 64);
-  ++c.nfree;
-  if (g->chunk < sched.gchunk_low) sched.gchunk_low = g->chunk;
+  if (c.nfree++ == 0) set_chunk_free(g->chunk, true);
 }
 
 G* gfree_get(P* p) {
