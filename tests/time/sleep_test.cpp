@@ -257,6 +257,29 @@ TEST(Sleep, SleeperWakesWhileItsPStaysBusy) {
   });
 }
 
+// Two goroutines yielding to each other: every switch goes straight from one to the
+// other, never through g0, and the switch path looks at the timers on some of them
+// only (sched.cpp next_local); the sleeper still wakes.
+TEST(Sleep, SleeperWakesWhileTwoGoroutinesSwitchBetweenThemselves) {
+  goro::run([] {
+    std::atomic<bool> awake{false};
+    goro::WaitGroup wg;
+    wg.add(3);
+    goro::go([&] {
+      goro::sleep_for(2ms);
+      awake.store(true);
+      wg.done();
+    });
+    for (int i = 0; i < 2; ++i)
+      goro::go([&] {
+        while (!awake.load()) goro::yield();
+        wg.done();
+      });
+    wg.wait();
+    EXPECT_TRUE(awake.load());
+  });
+}
+
 TEST(Sleep, DumpShowsSleepingGoroutines) {
   goro::run([] {
     goro::Chan<std::uint64_t> id(1);
