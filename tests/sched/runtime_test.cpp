@@ -520,20 +520,7 @@ TEST(Spawn, ANewBurstGetsItsRecordsInAddressOrder) {
   // Second burst, spawned by one goroutine: each notes its record and waits.
   std::vector<std::uintptr_t> rec(kN);
   goro::run([&rec] {
-    goro::WaitGroup started, done;
-    goro::Chan<int> gate;
-    started.add(kN);
-    done.add(kN);
-    for (int i = 0; i < kN; ++i)
-      goro::go([&rec, &started, &done, gate, i]() mutable {
-        rec[std::size_t(i)] = gt::g_record();
-        started.done();
-        gate.recv();
-        done.done();
-      });
-    started.wait();
-    gate.close();
-    done.wait();
+    goro_test::burst_at_gate(kN, [&rec](std::int64_t i) { rec[std::size_t(i)] = gt::g_record(); });
   });
   std::set<std::uintptr_t> distinct(rec.begin(), rec.end());
   EXPECT_EQ(distinct.size(), std::size_t(kN));

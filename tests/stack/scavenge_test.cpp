@@ -19,22 +19,11 @@ constexpr std::size_t kWarmBound = 1024;  // stack.cpp kGlobalWarmMax
 
 // Runs n goroutines alive at once (each touching its stack), then lets them all exit.
 void burst(std::int64_t n) {
-  goro::WaitGroup started, done;
-  goro::Chan<int> gate;
-  started.add(n);
-  done.add(n);
-  for (std::int64_t i = 0; i < n; ++i)
-    goro::go([&] {
-      volatile char touch[256];
-      touch[0] = 1;
-      (void)touch[0];
-      started.done();
-      gate.recv();
-      done.done();
-    });
-  started.wait();
-  gate.close();
-  done.wait();
+  goro_test::burst_at_gate(n, [](std::int64_t) {
+    volatile char touch[256];
+    touch[0] = 1;
+    (void)touch[0];
+  });
 }
 
 long rss_kib() {

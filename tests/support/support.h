@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "goro/detail/testing.h"
-#include "goro/runtime.h"
+#include "goro/goro.h"
 
 // GCC says __SANITIZE_THREAD__ / __SANITIZE_ADDRESS__; clang 14 says
 // __has_feature(thread_sanitizer) / __has_feature(address_sanitizer). GCC 12 has no
@@ -130,6 +130,27 @@ __attribute__((noinline)) inline std::uint64_t recurse_forever(std::uint64_t n) 
   frame[0] = char(n);
   frame[511] = char(n >> 8);
   return recurse_forever(n + 1) + std::uint64_t(frame[n % 512]);
+}
+
+// Starts n goroutines that each call first(i) and then wait at a gate; once all n are
+// there (so n are alive at once), opens the gate and waits for them to end. From a
+// goroutine or a plain thread.
+template <class F>
+void burst_at_gate(std::int64_t n, F first) {
+  goro::WaitGroup started, done;
+  goro::Chan<int> gate;
+  started.add(n);
+  done.add(n);
+  for (std::int64_t i = 0; i < n; ++i)
+    goro::go([&started, &done, &first, gate, i]() mutable {
+      first(i);
+      started.done();
+      gate.recv();
+      done.done();
+    });
+  started.wait();
+  gate.close();
+  done.wait();
 }
 
 }  // namespace goro_test
