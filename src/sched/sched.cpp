@@ -225,13 +225,12 @@ void set_chunk_free(std::size_t c, bool free) noexcept {
     gchunks_free[c / 64] &= ~bit;
 }
 
-// glock held: a new chunk of G records, registered, all free.
-void galloc_chunk_locked() {
+// A new chunk of G records, registered and all free. Allocates with no lock held (the
+// allocation may throw, out of spawn_begin, as std::thread's constructor would).
+void galloc_chunk() {
   G* chunk = new G[kGChunk];
-  auto index = std::uint32_t(gchunks.size());
   for (int i = 0; i < kGChunk; ++i) {
     G* g = &chunk[i];
-    g->chunk = index;
     G* head = sched.allg.load(std::memory_order_relaxed);
     do {
       g->alllink = head;
@@ -240,25 +239,22 @@ void galloc_chunk_locked() {
   }
   GChunk c{chunk, kGChunk, {}};
   for (auto& w : c.mask) w = ~std::uint64_t(0);
+  std::lock_guard<Lock> hold(sched.glock);  // push_back may throw too
+  auto index = std::uint32_t(gchunks.size());
+  for (int i = 0; i < kGChunk; ++i) chunk[i].chunk = index;
+  if (gchunks_free.size() * 64 <= index) gchunks_free.push_back(0);
   gchunks.push_back(c);
-  if (gchunks_free.size() * 64 < gchunks.size()) gchunks_free.push_back(0);
   set_chunk_free(index, true);
 }
 
-// glock held: takes up to `want` (>= 1) free records, the earliest chunk's first and
-// each chunk's in address order, into out; allocates a chunk when none is free.
-// Returns how many.
-std::uint32_t gfree_take_locked(G** out, std::uint32_t want) {
+// glock held: takes up to `want` free records, the earliest chunk's first and each
+// chunk's in address order, into out. Returns how many (0: none is free).
+std::uint32_t gfree_take_locked(G** out, std::uint32_t want) noexcept {
   std::uint32_t n = 0;
   std::size_t w = 0;
   while (n < want) {
     while (w < gchunks_free.size() && gchunks_free[w] == 0) ++w;
-    if (w == gchunks_free.size()) {
-      if (n > 0) break;
-      galloc_chunk_locked();
-      w = 0;
-      continue;
-    }
+    if (w == gchunks_free.size()) break;
     std::size_t ci = w * 64 + std::size_t(__builtin_ctzll(gchunks_free[w]));
     GChunk& c = gchunks[ci];
     for (int k = 0; k < kGChunk / 64 && n < want; ++k) {
@@ -274,6 +270,18 @@ std::uint32_t gfree_take_locked(G** out, std::uint32_t want) {
   return n;
 }
 
+// Takes up to `want` (>= 1) free records into out, making a chunk when none is free.
+// Returns how many (>= 1).
+std::uint32_t gfree_take(G** out, std::uint32_t want) {
+  for (;;) {
+    sched.glock.lock();
+    std::uint32_t n = gfree_take_locked(out, want);
+    sched.glock.unlock();
+    if (n > 0) return n;
+    galloc_chunk();
+  }
+}
+
 // glock held: g is free.
 void gfree_put_locked(G* g) noexcept {
   GChunk& c = gchunks[g->chunk];
@@ -283,22 +291,19 @@ void gfree_put_locked(G* g) noexcept {
 }
 
 G* gfree_get(P* p) {
+  G* g = nullptr;
   if (p == nullptr) {  // a plain thread
-    G* g = nullptr;
-    sched.glock.lock();
-    gfree_take_locked(&g, 1);
-    sched.glock.unlock();
-    return g;
+    gfree_take(&g, 1);
+  } else {
+    if (p->ngfree == 0) {
+      G* got[kGFreeMax / 2];
+      std::uint32_t n = gfree_take(got, kGFreeMax / 2);
+      std::reverse_copy(got, got + n, p->gfree);  // popped from the end: lowest first
+      p->ngfree = n;
+    }
+    g = p->gfree[--p->ngfree];
   }
-  if (p->ngfree == 0) {
-    G* got[kGFreeMax / 2];
-    sched.glock.lock();
-    std::uint32_t n = gfree_take_locked(got, kGFreeMax / 2);
-    sched.glock.unlock();
-    std::reverse_copy(got, got + n, p->gfree);  // popped from the end: lowest first
-    p->ngfree = n;
-  }
-  return p->gfree[--p->ngfree];
+  return g;
 }
 
 void gfree_put(P* p, G* g) noexcept {
