@@ -501,7 +501,10 @@ GORO_NOINLINE G* spare_next_local(P* p) noexcept {
 }
 constexpr std::uint32_t kTimerCheckSwitches = 4;
 inline __attribute__((always_inline)) G* next_local(P* p) noexcept {
-  if (p->schedtick.load(std::memory_order_relaxed) % kTimerCheckSwitches == 0 && timers_due(p))
+  // With no timer armed (the common case) one relaxed load, as timers_due.
+  std::int64_t w = p->timers.when0.load(std::memory_order_relaxed);
+  if (GORO_UNLIKELY(w != 0) &&
+      p->schedtick.load(std::memory_order_relaxed) % kTimerCheckSwitches == 0 && timers_due_slow(w))
     return nullptr;
   if (GORO_UNLIKELY(p->spare)) return spare_next_local(p);
   return next_queued(p);
