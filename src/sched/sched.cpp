@@ -461,12 +461,20 @@ void put_local(P* p, G* g, bool next, bool spill_front = false) noexcept {
   }
 }
 
-// Whether p has a timer whose deadline has passed. While p has no timer at all (the
-// common case) this is one relaxed load of a line nobody writes.
-GORO_NOINLINE bool timers_due_slow(std::int64_t when0) noexcept { return nanotime() >= when0; }
-inline bool timers_due(P* p) noexcept {
+// Whether p has a timer whose deadline has passed; *now, if given, gets the clock read
+// that told. While p has no timer at all (the common case) this is one relaxed load of
+// a line nobody writes. With every > 1 the clock is read only when p's schedtick is a
+// multiple of it (the switch path, next_local).
+GORO_NOINLINE bool timers_due_slow(std::int64_t when0, std::int64_t* now) noexcept {
+  std::int64_t t = nanotime();
+  if (now != nullptr) *now = t;
+  return t >= when0;
+}
+inline bool timers_due(P* p, std::int64_t* now = nullptr, std::uint32_t every = 1) noexcept {
   std::int64_t w = p->timers.when0.load(std::memory_order_relaxed);
-  return GORO_UNLIKELY(w != 0) && timers_due_slow(w);
+  return GORO_UNLIKELY(w != 0) &&
+         (every == 1 || p->schedtick.load(std::memory_order_relaxed) % every == 0) &&
+         timers_due_slow(w, now);
 }
 
 // The next queued goroutine of p: the global queue now and then (fairness), the local
@@ -501,11 +509,7 @@ GORO_NOINLINE G* spare_next_local(P* p) noexcept {
 }
 constexpr std::uint32_t kTimerCheckSwitches = 4;
 inline __attribute__((always_inline)) G* next_local(P* p) noexcept {
-  // With no timer armed (the common case) one relaxed load, as timers_due.
-  std::int64_t w = p->timers.when0.load(std::memory_order_relaxed);
-  if (GORO_UNLIKELY(w != 0) &&
-      p->schedtick.load(std::memory_order_relaxed) % kTimerCheckSwitches == 0 && timers_due_slow(w))
-    return nullptr;
+  if (timers_due(p, nullptr, kTimerCheckSwitches)) return nullptr;
   if (GORO_UNLIKELY(p->spare)) return spare_next_local(p);
   return next_queued(p);
 }
@@ -893,9 +897,7 @@ G* find_runnable(M* m) {
       if (G* g = idle_m(m)) return g;
       continue;
     }
-    if (std::int64_t w = p->timers.when0.load(std::memory_order_relaxed); w != 0) {
-      if (std::int64_t now = nanotime(); now >= w) run_timers(&p->timers, now);
-    }
+    if (std::int64_t now = 0; timers_due(p, &now)) run_timers(&p->timers, now);
     if (G* g = next_queued(p)) return g;
     if (G* g = poll_network()) return g;
 
