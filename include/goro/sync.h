@@ -29,7 +29,16 @@
 #include <type_traits>
 #include <utility>
 
+#include "goro/detail/mutex_unlock.h"
 #include "goro/detail/sema.h"
+
+namespace goro {
+class Mutex;
+}
+namespace goro::detail::testing {
+// 0, 1 or 2: how far `mu` is from never contended (0) to unlocking atomically for good (2).
+std::uint32_t mutex_contended(const goro::Mutex& mu) noexcept;
+}  // namespace goro::detail::testing
 
 namespace goro {
 
@@ -58,17 +67,26 @@ class Mutex {
   // Releases the mutex. Unlocking a mutex that is not locked is a fatal error
   // ("fatal error: sync: unlock of unlocked mutex"), as in Go.
   void unlock() {
+#if defined(GORO_DETAIL_MUTEX_RSEQ)
+    // A mutex that has never had a waiter unlocks with a plain store (detail/mutex_unlock.h).
+    if (detail::g_mutex_rseq.enabled && detail::mutex_unlock_rseq(&state_, &contended_)) return;
+#endif
     std::int32_t next = state_.fetch_sub(kLocked, std::memory_order_release) - kLocked;
     if (next != 0) unlock_slow(next);
   }
 
  private:
+  friend std::uint32_t detail::testing::mutex_contended(const Mutex&) noexcept;
   static constexpr std::int32_t kLocked = 1;
   void lock_slow();
   void unlock_slow(std::int32_t next);
+  void mark_contended();
   // bit 0 locked, bit 1 a woken waiter is running, bit 2 starving (hand-off mode),
   // bits 3.. the number of waiters.
   std::atomic<std::int32_t> state_{0};
+  // 0 until a locker first finds the mutex held; then 1, and 2 once no unlock can take
+  // the plain-store path any more (src/sync/mutex.cpp U1-U3).
+  std::atomic<std::uint32_t> contended_{0};
   detail::Sema sema_;
 };
 

@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -297,6 +299,120 @@ TEST(Mutex, HandOffKeepsExclusion) {
   });
   EXPECT_EQ(overlaps, 0);
   EXPECT_EQ(counter, std::int64_t(kN) * per);
+}
+
+// The uncontended unlock is a restartable sequence with a plain store (mutex.cpp
+// U1-U3): a mutex nobody ever waited on stays on it, and the first locker that finds
+// it held switches it to the atomic unlock for good before it registers as a waiter.
+TEST(Mutex, FirstContentionEndsThePlainStoreUnlock) {
+  goro::Mutex mu;
+  std::int64_t counter = 0;
+  auto uncontended = [&] {
+    for (int i = 0; i < 1000; ++i) {
+      std::lock_guard<goro::Mutex> lock(mu);
+      ++counter;
+    }
+  };
+  const char* env = std::getenv("GORO_MUTEX_RSEQ");
+  if (env != nullptr && std::string(env) == "0") {
+    EXPECT_FALSE(gt::mutex_rseq_enabled());
+  }
+  RecordProperty("rseq_unlock", gt::mutex_rseq_enabled() ? "on" : "off");
+  goro::run(uncontended);
+  goro_test::on_threads(1, [&](int) { uncontended(); });
+  EXPECT_EQ(counter, 2000);
+  EXPECT_EQ(gt::mutex_contended(mu), 0u) << "no locker ever found it held";
+  // A goroutine blocks on it while this one holds it.
+  goro::run([&] {
+    mu.lock();
+    goro::WaitGroup done;
+    done.add(1);
+    goro::go([&] {
+      mu.lock();
+      ++counter;
+      mu.unlock();
+      done.done();
+    });
+    goro_test::await_parked("sync.Mutex", 1);
+    EXPECT_EQ(gt::mutex_contended(mu), 2u);
+    ++counter;
+    mu.unlock();
+    done.wait();
+  });
+  EXPECT_EQ(counter, 2002);
+  EXPECT_TRUE(mu.try_lock());
+  mu.unlock();
+  EXPECT_EQ(gt::mutex_contended(mu), 2u);
+}
+
+TEST(Mutex, FirstContentionRacesUncontendedUnlocks) {
+  // Many mutexes, each contended for the first time while its holders are unlocking
+  // with the plain store: a waiter whose registration such a store overwrote would
+  // never be woken (the test would hang), and a lost lock bit would show as overlaps.
+  const int kMutexes = goro_test::kUnderSanitizer ? 100 : 400;
+  constexpr int kGoroutines = 3;
+  constexpr int kThreads = 1;
+  constexpr int kPer = 300;
+  for (int m = 0; m < kMutexes; ++m) {
+    auto mu = std::make_unique<goro::Mutex>();
+    std::int64_t counter = 0;
+    bool inside = false;
+    int overlaps = 0;
+    auto body = [&] {
+      for (int i = 0; i < kPer; ++i) {
+        mu->lock();
+        if (inside) ++overlaps;
+        inside = true;
+        ++counter;
+        inside = false;
+        mu->unlock();
+      }
+    };
+    goro::WaitGroup wg;
+    wg.add(kGoroutines);
+    for (int g = 0; g < kGoroutines; ++g)
+      goro::go([&] {
+        body();
+        wg.done();
+      });
+    goro_test::on_threads(kThreads, [&](int) { body(); });
+    wg.wait();
+    ASSERT_EQ(overlaps, 0) << "mutex " << m;
+    ASSERT_EQ(counter, std::int64_t(kGoroutines + kThreads) * kPer) << "mutex " << m;
+    ASSERT_TRUE(mu->try_lock()) << "mutex " << m << " left locked";
+    mu->unlock();
+  }
+}
+
+TEST(Mutex, AbortedSequencesStillUnlockOnce) {
+  // Unlocks on the plain-store path while another thread makes the kernel abort
+  // every sequence in flight, over and over: each aborted unlock must still unlock,
+  // once, atomically (a wrong abort handler or signature kills the process).
+  goro::Mutex mu;
+  std::atomic<bool> stop{false};
+  std::atomic<std::int64_t> fences{0};
+  std::thread fencer([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      gt::mutex_abort_sequences();
+      fences.fetch_add(1, std::memory_order_relaxed);
+    }
+  });
+  const int per = goro_test::kUnderSanitizer ? 100000 : 1000000;
+  std::int64_t counter = 0;
+  goro::run([&] {
+    for (int i = 0; i < per; ++i) {
+      mu.lock();
+      ++counter;
+      mu.unlock();
+    }
+  });
+  stop.store(true);
+  fencer.join();
+  EXPECT_EQ(counter, per);
+  EXPECT_GT(fences.load(), 0);
+  EXPECT_EQ(gt::mutex_contended(mu), 0u) << "nobody waited: no fence was due";
+  EXPECT_TRUE(mu.try_lock());
+  mu.unlock();
 }
 
 TEST(MutexDeathTest, UnlockOfUnlockedMutexIsFatal) {

@@ -79,4 +79,10 @@ std::int64_t io_waiters() noexcept;
 // Whether a runtime thread is blocked in the network poller (epoll_wait) now.
 bool netpoll_blocked() noexcept;
 
+// Whether goro::Mutex unlocks an uncontended mutex with a restartable sequence
+// (src/sync/mutex.cpp U1-U3), and a way to make the kernel abort every such sequence
+// now in flight in this process (what a mutex's first contention does).
+bool mutex_rseq_enabled() noexcept;
+void mutex_abort_sequences();
+
 }  // namespace goro::detail::testing
