@@ -41,7 +41,8 @@ class RunQueue {
       runnext_.store(g, std::memory_order_relaxed);
       return old;
     }
-    return runnext_.exchange(g, std::memory_order_acq_rel);
+    // seq_cst: ready() counts on it as wakep's fence.
+    return runnext_.exchange(g, std::memory_order_seq_cst);
   }
 
   // Owner only: takes half the ring (plus g) off for the global queue, linked through

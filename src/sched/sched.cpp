@@ -334,7 +334,13 @@ std::uint64_t new_goid(P* p) noexcept {
 // ---------------------------------------------------------------------------
 // Run queues.
 
-void wakep();
+// Starts a spinning M if a P is idle and no M spins. The caller has just published
+// work (a run queue, the global queue, a poller): the seq_cst fence orders that
+// before our reads of npidle and nmspinning, against a spinner that stops spinning
+// and then looks at the queues (I4), so that one of the two sees the other. fenced:
+// the caller published with a seq_cst read-modify-write (runnext's exchange), which
+// already is that fence.
+void wakep(bool fenced = false);
 
 // Scheduler lock held: appends a chain of n Gs as one batch.
 void global_put_batch_locked(G* head, G* tail, std::int64_t n) noexcept {
@@ -643,11 +649,11 @@ void startm(P* p, bool spinning) {
 
 // Called after publishing work (I4): wakes one spinning M if there are idle Ps and
 // nobody is spinning.
-void wakep() {
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (sched.npidle.load(std::memory_order_relaxed) == 0) return;
+void wakep(bool fenced) {
+  if (!fenced) std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (sched.npidle.load(std::memory_order_seq_cst) == 0) return;
   std::int32_t zero = 0;
-  if (sched.nmspinning.load(std::memory_order_relaxed) != 0 ||
+  if (sched.nmspinning.load(std::memory_order_seq_cst) != 0 ||
       !sched.nmspinning.compare_exchange_strong(zero, 1, std::memory_order_seq_cst))
     return;
   startm(nullptr, true);
@@ -1916,7 +1922,8 @@ void ready(G* g, bool next) noexcept {
   M* m = current_m();
   if (m != nullptr && m->p != nullptr) {
     put_local(m->p, g, next, !next);
-    if (sched.nprocs > 1) wakep();
+    // With more than one P, runnext is taken with a seq_cst exchange (RunQueue::swap_next).
+    if (sched.nprocs > 1) wakep(/*fenced=*/next);
   } else {
     global_put(g);
     wakep();
