@@ -85,6 +85,14 @@ constexpr std::int32_t kWoken = 2;
 constexpr std::int32_t kStarving = 4;
 constexpr int kWaiterShift = 3;
 constexpr std::int64_t kStarvationNs = 1000000;
+// Go spins on a held mutex only while its P has nothing else to run (sync_can_spin).
+// When it has, a waiter still watches the word a little before it parks (with more
+// than one P, where the holder may be running): a park and the wake-up that follows
+// cost a microsecond or more of CPU, more than the whole watch, and a critical section
+// is usually far shorter. 16 looks, 4 pauses apart: ~1.6 us at most here (PAUSE is
+// ~25 ns on this CPU). bench mutex at 2 Ps: 24-39 -> 12-21 ns per lock.
+constexpr int kBriefSpins = 16;
+constexpr int kBriefPauses = 4;
 
 void spin_pause() noexcept {
   for (int i = 0; i < 30; ++i) detail::cpu_relax();
@@ -128,19 +136,28 @@ void Mutex::lock_slow() {
   bool starving = false;
   bool awoke = false;
   int iter = 0;
+  int brief = 0;
   std::int32_t old = state_.load(std::memory_order_relaxed);
   for (;;) {
     // Spin while the holder may release soon (not in starvation: ownership is handed
     // to waiters then, so spinning is pointless).
-    if ((old & (kLocked | kStarving)) == kLocked && detail::sync_can_spin(iter)) {
-      // Tell unlock not to wake another waiter while we are awake and trying.
-      if (!awoke && (old & kWoken) == 0 && (old >> kWaiterShift) != 0 &&
-          state_.compare_exchange_strong(old, old | kWoken, std::memory_order_relaxed))
-        awoke = true;
-      spin_pause();
-      ++iter;
-      old = state_.load(std::memory_order_relaxed);
-      continue;
+    if ((old & (kLocked | kStarving)) == kLocked) {
+      bool full = detail::sync_can_spin(iter);
+      if (full || (brief < kBriefSpins && detail::nprocs() > 1)) {
+        // Tell unlock not to wake another waiter while we are awake and trying.
+        if (!awoke && (old & kWoken) == 0 && (old >> kWaiterShift) != 0 &&
+            state_.compare_exchange_strong(old, old | kWoken, std::memory_order_relaxed))
+          awoke = true;
+        if (full) {
+          spin_pause();
+          ++iter;
+        } else {
+          for (int k = 0; k < kBriefPauses; ++k) detail::cpu_relax();
+          ++brief;
+        }
+        old = state_.load(std::memory_order_relaxed);
+        continue;
+      }
     }
     std::int32_t next = old;
     if ((old & kStarving) == 0) next |= kLocked;  // a starving mutex is not for newcomers
@@ -169,6 +186,7 @@ void Mutex::lock_slow() {
       }
       awoke = true;
       iter = 0;
+      brief = 0;
     }
   }
 }
