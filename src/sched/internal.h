@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "sched/runq.h"
 #include "sched/sched.h"
@@ -69,10 +70,10 @@ struct P {
 // An OS thread running the scheduler loop on its own stack ("g0") and goroutines on
 // theirs.
 struct M {
+  G* curg = nullptr;                   // running goroutine, null in g0 (first: current_g)
   int id = 0;
   P* p = nullptr;                      // held P
   P* nextp = nullptr;                  // P handed over by whoever woke us (startm)
-  G* curg = nullptr;                   // running goroutine, null in g0
   P* oldp = nullptr;                   // the P it gave up for a blocking call
   std::uint64_t syscall_word = 0;      // what it stored in oldp->syscall then
   G* blocking_g = nullptr;             // the goroutine in goro::blocking on this M
@@ -94,6 +95,8 @@ struct M {
   void* g0_fiber = nullptr;
 #endif
 };
+static_assert(std::is_standard_layout_v<M> && offsetof(M, curg) == 0,
+              "current_g (sched.h) reads curg as M's first member");
 
 // Calls f(g) for every G record that holds a goroutine (not free). Racy by design:
 // for dumps.

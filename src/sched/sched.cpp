@@ -153,7 +153,10 @@ std::mutex g_start_mu;
 Options g_options;  // guarded by g_start_mu until started, then read-only
 bool g_options_set = false;
 
-thread_local M* t_m = nullptr;
+}  // namespace
+// The current M (I3). Named for current_m's assembly in sched.h; read it only there.
+thread_local M* t_m asm("goro_detail_t_m") = nullptr;
+namespace {
 
 // ---------------------------------------------------------------------------
 // Per-thread state a goroutine carries with it (runtime.md "thread-local hazards").
@@ -1732,6 +1735,7 @@ void start_locked() {
 // ---------------------------------------------------------------------------
 // Internal API.
 
+#if !(defined(__x86_64__) && defined(__linux__))
 GORO_NOINLINE M* current_m() noexcept {
   M* m = t_m;
   asm volatile("" ::: "memory");
@@ -1743,6 +1747,7 @@ GORO_NOINLINE G* current_g() noexcept {
   asm volatile("" ::: "memory");
   return m != nullptr ? m->curg : nullptr;
 }
+#endif
 
 bool started() noexcept { return g_started.load(std::memory_order_acquire); }
 

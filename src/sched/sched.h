@@ -19,8 +19,9 @@
 //      saved, and its "after" action (queue it, or release the wait-queue lock) is
 //      run, by the context it switched to, after the jump (Go's gopark(unlockf)).
 //  I2. An M runs goroutines only while it holds a P; a P is held by at most one M.
-//  I3. Runtime thread-locals are read only through the noinline accessors below and
-//      re-read after every switch: a goroutine may resume on another thread.
+//  I3. Runtime thread-locals are read only through the accessors below (current_m,
+//      current_g: never cached, never an address kept) and re-read after every
+//      switch: a goroutine may resume on another thread.
 //  I4. Lost wake-ups: whoever publishes work does (publish; seq_cst fence; read
 //      npidle/nmspinning); a spinning M that gives up does (nmspinning--, seq_cst;
 //      re-check every run queue). One side always sees the other.
@@ -105,8 +106,32 @@ struct SwitchAction {
 };
 
 // --- The calling thread's runtime identity (invariant I3) ---
-M* current_m() noexcept;  // null on a plain thread
-G* current_g() noexcept;  // null on a plain thread and on an M's scheduler context
+// current_m: null on a plain thread. current_g: null on a plain thread and on an M's
+// scheduler context. Neither may be cached across a switch (runtime.md: the compiler
+// may keep a thread-local's address, or its value, across a call that switches). On
+// x86-64 each is an inline `asm volatile` with a memory clobber that reads the TLS slot
+// through %fs: it cannot be merged with another read, moved across a call, or keep an
+// address, and it costs no call (pingpong makes ~6 reads a round trip). Elsewhere
+// they are noinline functions with a compiler barrier.
+#if defined(__x86_64__) && defined(__linux__)
+inline M* current_m() noexcept {
+  M* m;
+  asm volatile(
+      "movq goro_detail_t_m@gottpoff(%%rip), %0\n\t"
+      "movq %%fs:(%0), %0"
+      : "=r"(m)
+      :
+      : "memory");
+  return m;
+}
+inline G* current_g() noexcept {
+  M* m = current_m();  // M's first member is curg (static_assert in internal.h)
+  return m != nullptr ? *reinterpret_cast<G* const*>(m) : nullptr;
+}
+#else
+M* current_m() noexcept;
+G* current_g() noexcept;
+#endif
 
 // --- The one park/ready path ---
 // Parks the current goroutine. After it has left its stack, unlockf(arg) runs on the
