@@ -80,6 +80,8 @@ struct M {
   SwitchAction exit_act;               // a dying goroutine's last switch (g_main)
   void* g0ctx = nullptr;               // g0's saved context while a goroutine runs
   bool spinning = false;               // looking for work (counted in nmspinning)
+  std::int64_t spin_ns = 0;            // how long it spins before sleeping (0: the default)
+  std::int64_t slept_at = 0;           // when it last slept after a fruitless spin, or 0
   std::atomic<std::uint32_t> wake{0};  // futex: 1 once handed a P
   M* link = nullptr;                   // idle list, guarded by the scheduler lock
   std::uint64_t rand = 0;

@@ -749,7 +749,15 @@ void stopm(M* m) {
   m->p->m = m;
 }
 
+// How long a spinning M polls before it gives its P back and sleeps: kSpinBeforeSleepNs,
+// doubled (up to kSpinMaxNs) each time it is woken again within kQuickWakeNs of going
+// to sleep without having found work, and back to the start once it finds some. A
+// pair of goroutines ping-ponging on one P makes every ready() wake the idle M, which
+// finds nothing and sleeps again: each round costs the pair's thread a futex wake
+// (microseconds in a VM), so the M that keeps being woken for nothing waits longer.
 constexpr std::int64_t kSpinBeforeSleepNs = 30000;
+constexpr std::int64_t kSpinMaxNs = 1000000;
+constexpr std::int64_t kQuickWakeNs = 200000;
 
 // ---------------------------------------------------------------------------
 // The idle sleeper and the network poller (runtime.md "Timers" and "Netpoller").
@@ -898,6 +906,7 @@ G* spare_next(M* m, P* p) {
 // g0: finds a goroutine to run, sleeping when there is none. Returns holding a P.
 G* find_runnable(M* m) {
   for (;;) {
+    bool spin_found_nothing = false;
     P* p = m->p;
     if (GORO_UNLIKELY(p->spare)) {
       if (G* g = spare_next(m, p)) return g;
@@ -928,11 +937,17 @@ G* find_runnable(M* m) {
           for (int i = 0; i < sched.nprocs; ++i) {
             P* victim = &sched.ps[(start + i) % sched.nprocs];
             if (victim == p) continue;
-            if (G* g = p->runq.steal_from(victim->runq, round == 3 ? &victim->schedtick : nullptr))
+            if (G* g = p->runq.steal_from(victim->runq,
+                                          round == 3 ? &victim->schedtick : nullptr)) {
+              m->spin_ns = kSpinBeforeSleepNs;
               return g;
+            }
           }
         }
-        if (G* g = global_get(p, 0)) return g;
+        if (G* g = global_get(p, 0)) {
+          m->spin_ns = kSpinBeforeSleepNs;
+          return g;
+        }
         // Someone waits on the network and nobody is blocked in the poller: rather
         // than spin, go and block there (idle_m), where an event wakes us at once.
         if (netpoll_has_waiters() && sched.sleeper_until.load(std::memory_order_relaxed) == 0)
@@ -943,8 +958,17 @@ G* find_runnable(M* m) {
           timer_due = true;
           break;
         }
-        if (spin_until == 0) spin_until = now + kSpinBeforeSleepNs;
-        if (now >= spin_until) break;
+        if (spin_until == 0) {
+          if (m->spin_ns == 0) m->spin_ns = kSpinBeforeSleepNs;
+          if (m->slept_at != 0 && now - m->slept_at < kQuickWakeNs)
+            m->spin_ns = std::min(m->spin_ns * 2, kSpinMaxNs);
+          m->slept_at = 0;
+          spin_until = now + m->spin_ns;
+        }
+        if (now >= spin_until) {
+          spin_found_nothing = true;
+          break;
+        }
         for (int i = 0; i < 64; ++i) cpu_relax();  // poll, but not so often that the
         // owners of the queues we read keep losing their cache lines to us
       }
@@ -986,6 +1010,8 @@ G* find_runnable(M* m) {
         }
       }
     }
+    // A spin that found nothing: if the next wake-up comes soon, spin longer then.
+    m->slept_at = spin_found_nothing ? nanotime() : 0;
     if (G* g = idle_m(m)) return g;
   }
 }
