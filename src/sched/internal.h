@@ -70,7 +70,8 @@ struct P {
 // An OS thread running the scheduler loop on its own stack ("g0") and goroutines on
 // theirs.
 struct M {
-  G* curg = nullptr;                   // running goroutine, null in g0 (first: current_g)
+  // First member: current_g (sched.h) reads it there.
+  G* curg = nullptr;  // running goroutine, null in g0
   int id = 0;
   P* p = nullptr;                      // held P
   P* nextp = nullptr;                  // P handed over by whoever woke us (startm)

@@ -937,8 +937,8 @@ G* find_runnable(M* m) {
           for (int i = 0; i < sched.nprocs; ++i) {
             P* victim = &sched.ps[(start + i) % sched.nprocs];
             if (victim == p) continue;
-            if (G* g = p->runq.steal_from(victim->runq,
-                                          round == 3 ? &victim->schedtick : nullptr)) {
+            if (G* g =
+                    p->runq.steal_from(victim->runq, round == 3 ? &victim->schedtick : nullptr)) {
               m->spin_ns = kSpinBeforeSleepNs;
               return g;
             }

@@ -216,8 +216,8 @@ std::uint32_t mutex_contended(const goro::Mutex& mu) noexcept {
 }
 bool mutex_rseq_enabled() noexcept { return g_mutex_rseq.enabled; }
 void mutex_abort_sequences() {
-  if (g_mutex_rseq.enabled) GORO_CHECK(membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) == 0,
-                                       "goro: membarrier failed");
+  if (g_mutex_rseq.enabled)
+    GORO_CHECK(membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) == 0, "goro: membarrier failed");
 }
 }  // namespace detail::testing
 
