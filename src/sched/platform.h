@@ -61,6 +61,9 @@ inline void futex_wake(std::atomic<std::uint32_t>* addr, int n) noexcept {
   errno = saved;
 }
 
+// membarrier(2): cmd is a MEMBARRIER_CMD_* (linux/membarrier.h). 0 on success.
+inline int membarrier(int cmd) noexcept { return int(::syscall(SYS_membarrier, cmd, 0, 0)); }
+
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();

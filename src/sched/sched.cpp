@@ -1408,7 +1408,7 @@ bool lend_spare(P* ward, std::uint32_t tick) {
   if (handshake) {
     // The lone P's owner may be inside an unlocked run-queue operation: make it see
     // alone == false from now on, and wait out the one in flight (owner_swap_next).
-    if (::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+    if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
       fatal("goro: membarrier failed after it was registered");
     while (ward->owner_op.load(std::memory_order_acquire) != 0) cpu_relax();
   }
@@ -1739,8 +1739,7 @@ void start_locked() {
   // The lone P skips locked instructions on its run queue until a spare P is lent,
   // which needs membarrier to stop it safely (owner_swap_next); without membarrier
   // it never skips them.
-  if (o.procs == 1 &&
-      ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0) {
+  if (o.procs == 1 && membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0) {
     sched.membarrier_ok = true;
     sched.alone.store(true, std::memory_order_relaxed);
   }

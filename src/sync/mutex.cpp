@@ -36,8 +36,6 @@
 // libc lacks rseq or membarrier's RSEQ commands, under TSan, or with
 // GORO_MUTEX_RSEQ=0 in the environment.
 #include <linux/membarrier.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -60,8 +58,6 @@ namespace detail {
 MutexRseq g_mutex_rseq;
 
 namespace {
-
-int membarrier(int cmd) noexcept { return int(syscall(__NR_membarrier, cmd, 0, 0)); }
 
 // Before main and before any goroutine: U3 needs every unlock that may take the
 // sequence to see `enabled` set, so it is never set while mutexes are in use.

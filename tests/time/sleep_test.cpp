@@ -240,6 +240,15 @@ TEST(Sleep, SleepersHoldNoThread) {
   EXPECT_EQ(woke.load(), kSleepers);
 }
 
+// A goroutine that sleeps 2 ms, then sets `awake` and calls wg.done().
+void go_sleep_then_set(std::atomic<bool>& awake, goro::WaitGroup& wg) {
+  goro::go([&] {
+    goro::sleep_for(2ms);
+    awake.store(true);
+    wg.done();
+  });
+}
+
 // A goroutine that spins on yield() with a sleeper on its P: the switch path notices
 // the due timer, so the sleeper wakes although the P never runs out of work.
 TEST(Sleep, SleeperWakesWhileItsPStaysBusy) {
@@ -247,11 +256,7 @@ TEST(Sleep, SleeperWakesWhileItsPStaysBusy) {
     std::atomic<bool> awake{false};
     goro::WaitGroup wg;
     wg.add(1);
-    goro::go([&] {
-      goro::sleep_for(2ms);
-      awake.store(true);
-      wg.done();
-    });
+    go_sleep_then_set(awake, wg);
     while (!awake.load()) goro::yield();
     wg.wait();
   });
@@ -265,11 +270,7 @@ TEST(Sleep, SleeperWakesWhileTwoGoroutinesSwitchBetweenThemselves) {
     std::atomic<bool> awake{false};
     goro::WaitGroup wg;
     wg.add(3);
-    goro::go([&] {
-      goro::sleep_for(2ms);
-      awake.store(true);
-      wg.done();
-    });
+    go_sleep_then_set(awake, wg);
     for (int i = 0; i < 2; ++i)
       goro::go([&] {
         while (!awake.load()) goro::yield();
