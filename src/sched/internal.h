@@ -54,12 +54,16 @@ struct P {
   // BulkWakeScopes open on this P (owner: load + store, relaxed; read by the monitor).
   std::atomic<std::uint32_t> bulk_wake{0};
   // A spare P (after the nprocs regular ones): lent by the monitor to another M while
-  // `ward`, a regular P, runs one goroutine too long with other work waiting. ward and
-  // ward_tick (its schedtick then) are written by the monitor before the hand-off and
-  // read by the M holding the spare.
+  // `ward` (a regular P, or a spare lent before) runs one goroutine too long with other
+  // work waiting. ward and ward_tick (its schedtick then) are written by the monitor
+  // before the hand-off and read by the M holding the spare.
   bool spare = false;
   P* ward = nullptr;
   std::uint32_t ward_tick = 0;
+  // The regular P whose timer heap takes the timers armed on this spare (spares keep
+  // none: only regular Ps' heaps are run and looked at): the ward, or, for a spare
+  // lent to a stalled spare, that spare's home. Written with ward.
+  P* home = nullptr;
 
   // Free G records (sched.cpp G1), the most recently freed last.
   static constexpr std::uint32_t kGFreeMax = 64;

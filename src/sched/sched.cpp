@@ -88,11 +88,12 @@ struct Sched {
   P* ps = nullptr;
   int nprocs = 1;
   // Spare Ps (ps[nprocs .. nprocs + nspare)): lent by the monitor while a P runs one
-  // goroutine too long (see "The monitor"). spare_free and nspare_active are guarded
-  // by lock.
+  // goroutine too long (see "The monitor"). spare_free is guarded by lock, and so are
+  // nspare_active's writes (read anywhere: thieves look at spares only while one is
+  // active).
   int nspare = 0;
   P* spare_free = nullptr;
-  int nspare_active = 0;
+  std::atomic<int> nspare_active{0};
   // At 1 P: whether the lone P's run queue can have no thief (no spare P is active),
   // so its owner may skip the locked instructions (owner_swap_next). Turned off by
   // the monitor before a spare P may steal (with the membarrier hand-shake there),
@@ -498,6 +499,17 @@ inline __attribute__((always_inline)) G* next_queued(P* p) noexcept {
   return global_get(p, 0);
 }
 
+// Whether spare p's ward still runs the goroutine it ran when p was lent: it has
+// scheduled nothing since, is not inside a blocking call, and has an M (a ward whose
+// goroutine ended and which then found nothing to do is idle, not stuck: otherwise
+// the spare would go on serving, alone, while the regular P slept).
+inline bool ward_stuck(const P* p) noexcept {
+  const P* w = p->ward;
+  return w->schedtick.load(std::memory_order_relaxed) == p->ward_tick &&
+         (w->syscall.load(std::memory_order_relaxed) & 1) == 0 &&
+         w->m.load(std::memory_order_relaxed) != nullptr;
+}
+
 // The next goroutine to run on p without leaving the M's current context (a switch
 // straight from one goroutine to the next), or null to go through g0: when there is
 // none, or when p has an expired timer. The timers are looked at on every
@@ -510,10 +522,7 @@ inline __attribute__((always_inline)) G* next_queued(P* p) noexcept {
 // spare P switches straight to its own next goroutine only while its ward is still
 // stuck; otherwise (or with nothing of its own) g0 decides (spare_next).
 GORO_NOINLINE G* spare_next_local(P* p) noexcept {
-  P* w = p->ward;
-  if (w->schedtick.load(std::memory_order_relaxed) != p->ward_tick ||
-      (w->syscall.load(std::memory_order_relaxed) & 1) != 0)
-    return nullptr;
+  if (!ward_stuck(p)) return nullptr;
   return p->runq.pop(false);
 }
 constexpr std::uint32_t kTimerCheckSwitches = 4;
@@ -563,16 +572,21 @@ void pidle_put_locked(P* p) noexcept {
   sched.npidle.store(sched.npidle.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
 }
 
-// Scheduler lock held: a spare P goes back to the monitor's list. The last active
-// spare gives the lone P (at 1 P) its lock-free run queue back (release: the spare's
-// last steal comes before the owner's next unlocked operation; owner_swap_next).
+// Scheduler lock held: a spare P goes back to the monitor's list. Its schedtick moves
+// (the caller holds it): a spare lent to this one, as its ward, sees it move on, and
+// the monitor does not take its next lending for the old stall. The last active spare
+// gives the lone P (at 1 P) its lock-free run queue back (release: the spare's last
+// steal comes before the owner's next unlocked operation; owner_swap_next).
 void spare_return_locked(P* p) noexcept {
+  p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   p->ward = nullptr;
+  p->home = nullptr;
   p->m = nullptr;
   p->link = sched.spare_free;
   sched.spare_free = p;
-  if (--sched.nspare_active == 0 && sched.membarrier_ok)
-    sched.alone.store(true, std::memory_order_release);
+  int active = sched.nspare_active.load(std::memory_order_relaxed) - 1;
+  sched.nspare_active.store(active, std::memory_order_relaxed);
+  if (active == 0 && sched.membarrier_ok) sched.alone.store(true, std::memory_order_release);
 }
 
 void mstart(M* m);
@@ -872,15 +886,14 @@ G* idle_m(M* m) {
 // goes to the global queue and the spare back to the monitor.
 G* spare_next(M* m, P* p) {
   P* w = p->ward;
-  bool stuck = w->schedtick.load(std::memory_order_relaxed) == p->ward_tick &&
-               (w->syscall.load(std::memory_order_relaxed) & 1) == 0;
-  if (stuck) {
+  if (ward_stuck(p)) {
     std::int64_t now = nanotime();
     if (std::int64_t e = timers_earliest(); e != 0 && e <= now) run_all_due_timers(now);
     // The ward's queue first: that is what the spare is for, and a goroutine here
     // may be yielding while it waits for one there. A steal moves up to half a ring
-    // into ours, so only while ours has room for it (nobody else takes from a spare);
-    // its runnext slot too, for the same yielding reason.
+    // into ours, so only while ours has room for it (others only ever take from a
+    // spare's queue, never add to it); its runnext slot too, for the same yielding
+    // reason.
     if (p->runq.size() <= RunQueue::kSize / 2)
       if (G* g = p->runq.steal_from(w->runq, &w->schedtick)) return g;
     if (G* g = p->runq.pop(false)) return g;
@@ -900,6 +913,19 @@ G* spare_next(M* m, P* p) {
   m->p = nullptr;
   sched.lock.unlock();
   if (!rest.empty()) wakep();
+  return nullptr;
+}
+
+// A spinning M's last look before the global queue: the queues of lent spare Ps. A
+// spare's M may itself be running one goroutine for a long time (one it took from its
+// stalled ward), with others queued behind it that nobody else would run while this
+// P's M looked for work.
+G* steal_from_spares(P* p) noexcept {
+  if (sched.nspare_active.load(std::memory_order_relaxed) == 0) return nullptr;
+  for (int i = sched.nprocs; i < sched.nprocs + sched.nspare; ++i) {
+    P* victim = &sched.ps[i];
+    if (G* g = p->runq.steal_from(victim->runq, &victim->schedtick)) return g;
+  }
   return nullptr;
 }
 
@@ -944,6 +970,10 @@ G* find_runnable(M* m) {
             }
           }
         }
+        if (G* g = steal_from_spares(p)) {
+          m->spin_ns = kSpinBeforeSleepNs;
+          return g;
+        }
         if (G* g = global_get(p, 0)) {
           m->spin_ns = kSpinBeforeSleepNs;
           return g;
@@ -981,6 +1011,10 @@ G* find_runnable(M* m) {
       std::int64_t now = nanotime();
       if (e <= now && run_all_due_timers(now) > 0) continue;
     }
+
+    // A spare's queue (at 1 P there was no stealing above; at more, this M may not
+    // have spun): the monitor wakes an idle P's M for those (sysmon_tick).
+    if (G* g = steal_from_spares(p)) return g;
 
     // Nothing: give the P back and sleep.
     sched.lock.lock();
@@ -1383,15 +1417,12 @@ void handoff(P* p) {
 }
 
 // Lends a spare P to another M to run what waits on `ward`, which has run one
-// goroutine since schedtick `tick`. False if no spare is free or one already serves
-// ward.
+// goroutine since schedtick `tick`. False if no spare is free. A ward may have more
+// than one: the monitor lends another only after a further 10 ms in which nobody took
+// from its queue (the first spare may itself be running, for good, a goroutine it
+// took from there).
 bool lend_spare(P* ward, std::uint32_t tick) {
   sched.lock.lock();
-  for (int i = 0; i < sched.nspare; ++i)
-    if (sched.ps[sched.nprocs + i].ward == ward) {
-      sched.lock.unlock();
-      return false;
-    }
   P* sp = sched.spare_free;
   if (sp == nullptr) {
     sched.lock.unlock();
@@ -1401,7 +1432,9 @@ bool lend_spare(P* ward, std::uint32_t tick) {
   sp->link = nullptr;
   sp->ward = ward;
   sp->ward_tick = tick;
-  ++sched.nspare_active;
+  sp->home = ward->spare ? ward->home : ward;  // ward is active: its home is set
+  sched.nspare_active.store(sched.nspare_active.load(std::memory_order_relaxed) + 1,
+                            std::memory_order_relaxed);
   bool handshake = sched.alone.load(std::memory_order_relaxed);
   sched.alone.store(false, std::memory_order_relaxed);
   sched.lock.unlock();
@@ -1456,7 +1489,9 @@ bool sysmon_tick(SysmonSeen* seen, std::uint64_t* gq_taken_seen, std::int64_t no
       }
       continue;
     }
-    if (i >= sched.nprocs) continue;  // spares are lent, never stall-checked
+    // Lent spares too: one may be running a goroutine it took from its ward for as
+    // long, with others queued behind it (then a spare is lent to it in turn, while
+    // one is free; idle regular Ps' Ms steal from it as well: steal_from_spares).
     std::uint32_t tick = p->schedtick.load(std::memory_order_relaxed);
     // Whether others took from its queue since the last look (thieves serve it).
     std::uint32_t taken = p->runq.taken();
@@ -1490,6 +1525,7 @@ bool sysmon_tick(SysmonSeen* seen, std::uint64_t* gq_taken_seen, std::int64_t no
       acted = true;
       if (sched.stall_report && !s.reported) report_stall(p, now - s.sched_since);
       s.reported = true;
+      s.sched_since = now;  // another spare for p only after 10 ms more unserved
     }
   }
   return acted;
@@ -1534,11 +1570,15 @@ void sysmon_main() {
     }
     // Every P idle: nothing can be stuck or blocked. Sleep until a P is taken (the
     // Dekker pair with sysmon_kick: our flag store; fence; npidle read).
-    // (Unless sockets wait and nobody sleeps in the poller: then keep polling them.)
+    // (Unless sockets wait and nobody sleeps in the poller: then keep polling them.
+    // Or a spare P is still lent: its M may run a goroutine that never yields, with
+    // others queued behind it. Only the monitor lends spares: none can appear while
+    // it sleeps.)
     auto poller_missing = [] {
       return netpoll_has_waiters() && sched.sleeper_until.load(std::memory_order_seq_cst) == 0;
     };
-    if (sched.npidle.load(std::memory_order_relaxed) == sched.nprocs && !poller_missing()) {
+    if (sched.npidle.load(std::memory_order_relaxed) == sched.nprocs && !poller_missing() &&
+        sched.nspare_active.load(std::memory_order_relaxed) == 0) {
       sched.sysmon_sleeping.store(1, std::memory_order_seq_cst);
       if (sched.npidle.load(std::memory_order_seq_cst) == sched.nprocs && !poller_missing()) {
         // With pooled stacks to give back, wake for the scavenger's next step or round.
@@ -1719,7 +1759,10 @@ void start_locked() {
                                                                 : Options::StackGuard::mprotect;
   g_options = o;
   sched.nprocs = o.procs;
-  sched.nspare = o.procs;  // at most one spare per P (each lent to one stalled P)
+  // Two spares per P: a spare lent to a stalled P may itself take from it a goroutine
+  // that never yields, and then another is lent (lend_spare). Each is a few KB; its
+  // thread is made only when it is lent.
+  sched.nspare = 2 * o.procs;
   sched.max_threads = o.max_threads;
   sched.ps = new P[std::size_t(o.procs + sched.nspare)];
   for (int i = o.procs - 1; i >= 0; --i) {

@@ -82,9 +82,10 @@ TimerHeap* arming_heap() noexcept {
   M* m = current_m();
   P* p = m != nullptr ? m->p : nullptr;
   // A spare P (lent while its ward runs one goroutine too long) keeps no timers of its
-  // own: they go to the ward's heap, which the spare's M runs while it holds the spare
-  // and the ward's own M runs again once it is back (sched.cpp, "The monitor").
-  if (p != nullptr && p->spare) p = p->ward;
+  // own: they go to its home's heap (the ward's, or the ward's home if the ward is a
+  // spare too), which the spare's M runs while it holds the spare and the home's own
+  // M runs again once it is back (sched.cpp, "The monitor").
+  if (p != nullptr && p->spare) p = p->home;
   if (p == nullptr) p = &all_ps()[cheap_rand() % std::uint32_t(nprocs())];
   return &p->timers;
 }

@@ -285,6 +285,14 @@ void start_spinners(int count, std::atomic<bool>& go_on, std::atomic<int>& spinn
   }
 }
 
+// Holds every P but the caller's with a spinner (start_spinners), once they all spin.
+void hold_the_other_ps(std::atomic<bool>& go_on, goro::WaitGroup& wg) {
+  const int others = goro::procs() - 1;
+  std::atomic<int> spinning{0};  // each counts itself before it spins: then unused
+  start_spinners(others, go_on, spinning, wg);
+  while (spinning.load() < others) goro::yield();
+}
+
 // procs() goroutines spin (no scheduling point at all) until one more goroutine,
 // which can only run on a P they all hold, sets a flag.
 TEST(Stall, BusyLoopsDoNotStarveTheOthers) {
@@ -367,12 +375,9 @@ TEST(Stall, SpinnerKeepingThousandsQueued) {
 // other both make progress while the spinner holds the regular P.
 TEST(Stall, GoroutinesOnTheSpareTakeTurns) {
   goro::run([] {
-    const int n = goro::procs();
     std::atomic<bool> go_on{false};
-    std::atomic<int> spinning{0};
     goro::WaitGroup wg;
-    start_spinners(n - 1, go_on, spinning, wg);
-    while (spinning.load() < n - 1) goro::yield();
+    hold_the_other_ps(go_on, wg);
     // Two goroutines that can only finish together, each yielding while it waits.
     std::atomic<int> a{0}, b{0};
     wg.add(2);
@@ -392,6 +397,69 @@ TEST(Stall, GoroutinesOnTheSpareTakeTurns) {
       wg.done();
     });
     while (!go_on.load(std::memory_order_acquire)) goro_test::cpu_pause();
+    wg.wait();
+  });
+}
+
+// The spare P lent to a stalled P takes from it a goroutine that spins too: the one
+// still queued behind it (in the stalled P's runnext slot) must get another spare, and
+// so must goroutines queued on a spare that spins. `go` puts the newest goroutine in
+// runnext and pushes the one there to the ring: the first spare steals `blocker` from
+// the ring, and `waker`, which alone can release it, stays in runnext. (Before spares
+// were lent a second time, or stolen from, this hung: CI saw it once under TSan.
+// The failure it guards against is that hang, which ctest's timeout reports; how many
+// spares it takes varies: one still lent from an earlier test may serve first.)
+TEST(Stall, SpareThatTakesASpinnerGetsHelpInTurn) {
+  goro::run([] {
+    std::atomic<bool> go_on{false};
+    goro::WaitGroup wg;
+    hold_the_other_ps(go_on, wg);
+    std::atomic<bool> released{false};
+    wg.add(2);
+    goro::go([&] {  // blocker
+      goro_stall_test::spin_until(released);
+      wg.done();
+    });
+    goro::go([&] {  // waker
+      released.store(true, std::memory_order_release);
+      wg.done();
+    });
+    goro_stall_test::spin_until(released);  // no scheduling point: this P stalls
+    go_on.store(true, std::memory_order_release);
+    wg.wait();
+  });
+}
+
+// Goroutines queued on a spare P whose own goroutine spins still run: a regular P's
+// thread steals them, or (at 1 P) another spare is lent to the stuck one. The first
+// spare steals two of the stalled P's ring [waker, blocker, quick] and runs the
+// second; the blocker frees the P held by `holder`, and spins until the waker, left
+// on the spare's queue, releases it. (CI once saw this hang under TSan: a spinner
+// started for another P ran on a spare instead, with work queued behind it.)
+TEST(Stall, GoroutinesQueuedOnASpinningSpareStillRun) {
+  goro::run([] {
+    const int n = goro::procs();
+    std::atomic<bool> go_on{false}, holder_go_on{false}, released{false};
+    std::atomic<int> spinning{0};
+    goro::WaitGroup wg;
+    start_spinners(n - 2, go_on, spinning, wg);  // none at 1 or 2 Ps
+    if (n >= 2) start_spinners(1, holder_go_on, spinning, wg);
+    while (spinning.load() < n - 1) goro::yield();
+    wg.add(4);
+    goro::go([&] {  // waker
+      released.store(true, std::memory_order_release);
+      wg.done();
+    });
+    goro::go([&] {  // blocker
+      holder_go_on.store(true, std::memory_order_release);
+      goro_stall_test::spin_until(released);
+      wg.done();
+    });
+    goro::go([&] { wg.done(); });           // quick
+    goro::go([&] { wg.done(); });           // in runnext
+    goro_stall_test::spin_until(released);  // no scheduling point: this P stalls
+    go_on.store(true, std::memory_order_release);
+    holder_go_on.store(true, std::memory_order_release);
     wg.wait();
   });
 }
