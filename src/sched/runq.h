@@ -68,7 +68,7 @@ class RunQueue {
 
   // Owner only: runnext first, then the ring's head. `alone` says no other P exists,
   // so no thief can race the owner and the claims need no CAS.
-  G* pop(bool alone) noexcept {
+  __attribute__((always_inline)) G* pop(bool alone) noexcept {
     if (alone) {
       G* next = runnext_.load(std::memory_order_relaxed);
       if (next != nullptr) {
@@ -83,6 +83,10 @@ class RunQueue {
       if (t != h + 1) prefetch_context(buf_[(h + 1) % kSize].load(std::memory_order_relaxed));
       return g;
     }
+    return pop_shared();
+  }
+  // pop() while thieves may race: runnext and the head are claimed with a CAS.
+  __attribute__((noinline)) G* pop_shared() noexcept {
     G* next = runnext_.load(std::memory_order_relaxed);
     if (next != nullptr && runnext_.compare_exchange_strong(
                                next, nullptr, std::memory_order_acquire, std::memory_order_relaxed))

@@ -1053,7 +1053,7 @@ G* find_runnable(M* m) {
 // ---------------------------------------------------------------------------
 // Switching.
 
-void after_switch(M* m, bctx::transfer_t t) noexcept;
+inline void after_switch(M* m, bctx::transfer_t t) noexcept;
 
 void bind_stack(P* p, G* g);
 
@@ -1235,7 +1235,9 @@ void release_dead(P* p, G* g) noexcept {
 }
 
 // Runs in the context we landed in, on behalf of the one we left (I1).
-void after_switch(M* m, bctx::transfer_t t) noexcept {
+GORO_NOINLINE void after_switch_rest(M* m, const SwitchAction* act,
+                                     SwitchAction::Kind kind) noexcept;
+inline void after_switch(M* m, bctx::transfer_t t) noexcept {
   // Read what we need before publishing: the departing stack (where *act lives) may
   // be reused as soon as its goroutine is visible to others.
   const auto* act = static_cast<const SwitchAction*>(t.data);
@@ -1245,8 +1247,14 @@ void after_switch(M* m, bctx::transfer_t t) noexcept {
   __atomic_store_n(act->save_to, t.fctx, __ATOMIC_RELAXED);
   if (kind == SwitchAction::none) return;
   G* g = act->g;
-  P* p = m->p;
   if (static_cast<char*>(t.fctx) < g->min_sp) g->min_sp = static_cast<char*>(t.fctx);
+  // A yield's requeue, inline while the ring has room (the rest: after_switch_rest).
+  if (kind == SwitchAction::requeue && GORO_LIKELY(m->p->runq.push(g))) return;
+  after_switch_rest(m, act, kind);
+}
+void after_switch_rest(M* m, const SwitchAction* act, SwitchAction::Kind kind) noexcept {
+  G* g = act->g;
+  P* p = m->p;
   switch (kind) {
     case SwitchAction::requeue: put_local(p, g, false); break;
     case SwitchAction::to_global: global_put(g); break;
