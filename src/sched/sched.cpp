@@ -573,7 +573,8 @@ void pidle_put_locked(P* p) noexcept {
 }
 
 // Scheduler lock held: a spare P goes back to the monitor's list. Its schedtick moves
-// (the caller holds it): a spare lent to this one, as its ward, sees it move on, and
+// (no M runs on it any more: the caller is its last owner, or the monitor that could
+// not start one for it): a spare lent to this one, as its ward, sees it move on, and
 // the monitor does not take its next lending for the old stall. The last active spare
 // gives the lone P (at 1 P) its lock-free run queue back (release: the spare's last
 // steal comes before the owner's next unlocked operation; owner_swap_next).
