@@ -2256,6 +2256,7 @@ int threads_started() noexcept {
 }
 
 std::uint64_t spares_lent() noexcept { return sched.spares_lent.load(std::memory_order_relaxed); }
+int idle_ps() noexcept { return sched.npidle.load(std::memory_order_seq_cst); }
 std::uint64_t blocking_handoffs() noexcept {
   return sched.handoffs.load(std::memory_order_relaxed);
 }

@@ -464,6 +464,38 @@ TEST(Stall, GoroutinesQueuedOnASpinningSpareStillRun) {
   });
 }
 
+// A spare P still lent after its ward went idle: the spinner it took from its ward
+// holds it, and starts the one goroutine that can stop it only once the lone regular P
+// is idle, so that goroutine waits on the spare's queue with no M looking for work.
+// The monitor must stay awake while a spare is lent, and wake the idle P's M, which
+// takes from the spare's queue. (Before, the monitor slept once every regular P was
+// idle, and this hung.) At 1 P only: with more, the spinner may be stolen by a regular
+// P instead of a spare, and then no P need ever go idle.
+TEST(Stall, SpareStillLentAfterItsWardWentIdle) {
+  if (goro::procs() != 1) GTEST_SKIP() << "the scenario needs the lone P to go idle (1 P)";
+  std::uint64_t lent = gt::spares_lent();
+  goro::run([] {
+    std::atomic<bool> released{false}, spinner_started{false};
+    goro::WaitGroup wg;
+    wg.add(4);
+    goro::go([&] {  // spinner: the spare steals it from the ring
+      spinner_started.store(true, std::memory_order_release);
+      while (gt::idle_ps() == 0) goro_test::cpu_pause();  // this P's M has gone idle
+      goro::go([&] {                                      // onto the spare's queue
+        released.store(true, std::memory_order_release);
+        wg.done();
+      });
+      goro_stall_test::spin_until(released);
+      wg.done();
+    });
+    goro::go([&] { wg.done(); });                  // on the ring behind the spinner
+    goro::go([&] { wg.done(); });                  // in runnext
+    goro_stall_test::spin_until(spinner_started);  // stalls this P until a spare runs it
+    wg.wait();  // parks: this P runs what is left here, then has nothing
+  });
+  EXPECT_GT(gt::spares_lent(), lent);  // the spinner ran on a spare, as the test means
+}
+
 // A timer due on the spinner's P fires anyway: its sleeper runs elsewhere.
 TEST(Stall, TimersOfABusyPStillFire) {
   goro::run([] {

@@ -49,6 +49,8 @@ int threads_started() noexcept;
 // Times the monitor lent a spare P because a goroutine held its P too long with others
 // waiting, and times it handed a P on from a blocking call, since the process started.
 std::uint64_t spares_lent() noexcept;
+// Regular Ps idle now (no M holds them).
+int idle_ps() noexcept;
 std::uint64_t blocking_handoffs() noexcept;
 
 // "madvise" or "mprotect": how stack guard pages are made in this process.
