@@ -90,6 +90,14 @@ struct M {
   std::atomic<std::uint32_t> wake{0};  // futex: 1 once handed a P
   M* link = nullptr;                   // idle list, guarded by the scheduler lock
   std::uint64_t rand = 0;
+  // While spinning: each regular P's schedtick as this M last saw it, and since when
+  // (take_stuck_runnext), and when it last looked at them.
+  struct Seen {
+    std::uint32_t tick = 0;
+    std::int64_t since = 0;
+  };
+  Seen* seen = nullptr;  // nprocs of them (newm)
+  std::int64_t seen_at = 0;
   int* errno_addr = nullptr;        // this thread's errno and C++ exception state,
   EhGlobals* eh = nullptr;          // looked up once (the thread never changes)
   pthread_t thread{};               // for the monitor's stall report (a signal)

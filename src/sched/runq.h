@@ -104,6 +104,7 @@ class RunQueue {
     }
   }
 
+  bool has_next() const noexcept { return runnext_.load(std::memory_order_relaxed) != nullptr; }
   bool empty() const noexcept {
     return head_.load(std::memory_order_acquire) == tail_.load(std::memory_order_acquire) &&
            runnext_.load(std::memory_order_acquire) == nullptr;
@@ -113,6 +114,16 @@ class RunQueue {
   std::uint32_t taken() const noexcept { return head_.load(std::memory_order_relaxed); }
   std::uint32_t size() const noexcept {
     return tail_.load(std::memory_order_acquire) - head_.load(std::memory_order_acquire);
+  }
+
+  // Thief: takes victim's runnext goroutine, if it has one, to run it. For a victim
+  // whose owner is known to be stuck (see take_stuck_runnext in sched.cpp).
+  static G* take_next(RunQueue& victim) noexcept {
+    G* next = victim.runnext_.load(std::memory_order_relaxed);
+    if (next == nullptr ||
+        !victim.runnext_.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel))
+      return nullptr;
+    return next;
   }
 
   // Thief: moves half of victim's ring into this queue, whose owner is the caller

@@ -595,6 +595,7 @@ void mstart(M* m);
 // Starts a thread for p; `id` was counted in mcount by the caller (startm).
 void newm(P* p, bool spinning, int id) {
   M* m = new M;
+  m->seen = new M::Seen[std::size_t(sched.nprocs)];
   m->nextp = p;
   m->spinning = spinning;
   m->id = id;
@@ -917,6 +918,51 @@ G* spare_next(M* m, P* p) {
   return nullptr;
 }
 
+// A spinning M takes the goroutine in another P's runnext slot only once that P's owner
+// has scheduled nothing for kStuckRunnextNs (50 us). The owner is most likely about to
+// run it: a goroutine readied by a channel operation runs as soon as its waker blocks,
+// typically within ~100 ns. And a host that deschedules a vCPU for a few microseconds
+// now and then (every ~0.5 ms here) made a 3 us grace move a ping-pong pair, or a
+// whole ring, to the other CPU 400-800 times in a 0.3 s pingpong run, each move costing
+// the pair its caches (pingpong at 2 Ps: 90 -> 80 ns a round trip with 50 us; select
+// 0.91, ring 0.93 at 2 Ps). Go's runqgrab waits with usleep(3), which with Linux's
+// default 50 us timer slack sleeps about as long. The owner's schedtick is read at most
+// every kRunnextLookNs, and its runnext only once the tick has stood still.
+constexpr std::int64_t kStuckRunnextNs = 50'000;
+constexpr std::int64_t kRunnextLookNs = 5'000;
+G* take_stuck_runnext(M* m, P* p) noexcept {
+  std::int64_t now = nanotime();
+  if (now - m->seen_at < kRunnextLookNs) return nullptr;
+  m->seen_at = now;
+  for (int i = 0; i < sched.nprocs; ++i) {
+    P* victim = &sched.ps[i];
+    if (victim == p) continue;
+    std::uint32_t tick = victim->schedtick.load(std::memory_order_relaxed);
+    M::Seen& s = m->seen[i];
+    if (tick != s.tick || s.since == 0) {
+      s.tick = tick;
+      s.since = now;
+      continue;
+    }
+    if (now - s.since < kStuckRunnextNs) continue;
+    if (G* g = RunQueue::take_next(victim->runq)) return g;
+  }
+  return nullptr;
+}
+
+// Whether some other P, stuck since this M's looks began (take_stuck_runnext), holds a
+// goroutine in its runnext slot whose grace has not ended yet: the spin goes on for it.
+bool runnext_grace_running(M* m, P* p, std::int64_t now) noexcept {
+  for (int i = 0; i < sched.nprocs; ++i) {
+    P* victim = &sched.ps[i];
+    const M::Seen& s = m->seen[i];
+    if (victim == p || s.since == 0 || now - s.since >= kStuckRunnextNs) continue;
+    if (victim->schedtick.load(std::memory_order_relaxed) == s.tick && victim->runq.has_next())
+      return true;
+  }
+  return false;
+}
+
 // A spinning M's last look before the global queue: the queues of lent spare Ps. A
 // spare's M may itself be running one goroutine for a long time (one it took from its
 // stalled ward), with others queued behind it that nobody else would run while this
@@ -964,12 +1010,15 @@ G* find_runnable(M* m) {
           for (int i = 0; i < sched.nprocs; ++i) {
             P* victim = &sched.ps[(start + i) % sched.nprocs];
             if (victim == p) continue;
-            if (G* g =
-                    p->runq.steal_from(victim->runq, round == 3 ? &victim->schedtick : nullptr)) {
+            if (G* g = p->runq.steal_from(victim->runq, nullptr)) {
               m->spin_ns = kSpinBeforeSleepNs;
               return g;
             }
           }
+        }
+        if (G* g = take_stuck_runnext(m, p)) {
+          m->spin_ns = kSpinBeforeSleepNs;
+          return g;
         }
         if (G* g = steal_from_spares(p)) {
           m->spin_ns = kSpinBeforeSleepNs;
@@ -996,7 +1045,9 @@ G* find_runnable(M* m) {
           m->slept_at = 0;
           spin_until = now + m->spin_ns;
         }
-        if (now >= spin_until) {
+        // Out of time, unless a goroutine waits in a stuck P's runnext slot for its
+        // grace to end: nobody else would take it before the monitor (10 ms).
+        if (now >= spin_until && !runnext_grace_running(m, p, now)) {
           spin_found_nothing = true;
           break;
         }
