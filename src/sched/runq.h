@@ -116,14 +116,11 @@ class RunQueue {
     return tail_.load(std::memory_order_acquire) - head_.load(std::memory_order_acquire);
   }
 
-  // Thief: takes victim's runnext goroutine, if it has one, to run it. For a victim
+  // Thief: takes this queue's runnext goroutine, if it has one, to run it. For a queue
   // whose owner is known to be stuck (see take_stuck_runnext in sched.cpp).
-  static G* take_next(RunQueue& victim) noexcept {
-    G* next = victim.runnext_.load(std::memory_order_relaxed);
-    if (next == nullptr ||
-        !victim.runnext_.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel))
-      return nullptr;
-    return next;
+  G* take_next() noexcept {
+    G* next = runnext_.load(std::memory_order_relaxed);
+    return next != nullptr && claim_next(next) ? next : nullptr;
   }
 
   // Thief: moves half of victim's ring into this queue, whose owner is the caller
@@ -152,10 +149,9 @@ class RunQueue {
         if (tick != nullptr) {
           G* next = runnext_.load(std::memory_order_acquire);
           if (next == nullptr) return 0;
-          // The owner is most likely about to run it: a goroutine readied by a
-          // channel operation runs as soon as its waker blocks, typically within
-          // ~100 ns. Give the owner ~3 us before taking it (as Go's runqgrab does),
-          // or a ping-pong pair would bounce between cores on every exchange. An
+          // Used by spare Ps only (their stalled ward; other spares): regular Ps'
+          // spinning Ms wait far longer (take_stuck_runnext in sched.cpp). Give the
+          // owner ~3 us before taking it: it is most likely about to run it. An
           // owner that scheduled anything meanwhile is not stuck: leave the slot to
           // it. (Comparing the slot alone is not enough: a pair ping-ponging on the
           // owner puts the same G back in it every other exchange.)
@@ -165,7 +161,7 @@ class RunQueue {
             for (int i = 0; i < 16; ++i) cpu_relax();
             if (tick->load(std::memory_order_relaxed) != tick0) return 0;
           }
-          if (runnext_.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
+          if (claim_next(next)) {
             dst[dst_tail % kSize].store(next, std::memory_order_relaxed);
             return 1;
           }
@@ -180,6 +176,11 @@ class RunQueue {
                                         std::memory_order_relaxed))
         return n;
     }
+  }
+
+  // A thief's claim of runnext, expecting `next` there (the one claim for all thieves).
+  bool claim_next(G* next) noexcept {
+    return runnext_.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel);
   }
 
   static constexpr std::int64_t kRunnextGraceNs = 3000;

@@ -930,8 +930,7 @@ G* spare_next(M* m, P* p) {
 // every kRunnextLookNs, and its runnext only once the tick has stood still.
 constexpr std::int64_t kStuckRunnextNs = 50'000;
 constexpr std::int64_t kRunnextLookNs = 5'000;
-G* take_stuck_runnext(M* m, P* p) noexcept {
-  std::int64_t now = nanotime();
+G* take_stuck_runnext(M* m, P* p, std::int64_t now) noexcept {
   if (now - m->seen_at < kRunnextLookNs) return nullptr;
   m->seen_at = now;
   for (int i = 0; i < sched.nprocs; ++i) {
@@ -945,7 +944,7 @@ G* take_stuck_runnext(M* m, P* p) noexcept {
       continue;
     }
     if (now - s.since < kStuckRunnextNs) continue;
-    if (G* g = RunQueue::take_next(victim->runq)) return g;
+    if (G* g = victim->runq.take_next()) return g;
   }
   return nullptr;
 }
@@ -1004,35 +1003,27 @@ G* find_runnable(M* m) {
       // costs the waker microseconds, more than new work usually takes to appear.
       std::int64_t spin_until = 0;
       bool timer_due = false;
+      auto found = [m](G* g) {  // finding work resets the adaptive spin
+        m->spin_ns = kSpinBeforeSleepNs;
+        return g;
+      };
       for (;;) {
         for (int round = 0; round < 4; ++round) {
           int start = int(fastrand(m->rand) % std::uint64_t(sched.nprocs));
           for (int i = 0; i < sched.nprocs; ++i) {
             P* victim = &sched.ps[(start + i) % sched.nprocs];
             if (victim == p) continue;
-            if (G* g = p->runq.steal_from(victim->runq, nullptr)) {
-              m->spin_ns = kSpinBeforeSleepNs;
-              return g;
-            }
+            if (G* g = p->runq.steal_from(victim->runq, nullptr)) return found(g);
           }
         }
-        if (G* g = take_stuck_runnext(m, p)) {
-          m->spin_ns = kSpinBeforeSleepNs;
-          return g;
-        }
-        if (G* g = steal_from_spares(p)) {
-          m->spin_ns = kSpinBeforeSleepNs;
-          return g;
-        }
-        if (G* g = global_get(p, 0)) {
-          m->spin_ns = kSpinBeforeSleepNs;
-          return g;
-        }
+        std::int64_t now = nanotime();
+        if (G* g = take_stuck_runnext(m, p, now)) return found(g);
+        if (G* g = steal_from_spares(p)) return found(g);
+        if (G* g = global_get(p, 0)) return found(g);
         // Someone waits on the network and nobody is blocked in the poller: rather
         // than spin, go and block there (idle_m), where an event wakes us at once.
         if (netpoll_has_waiters() && sched.sleeper_until.load(std::memory_order_relaxed) == 0)
           break;
-        std::int64_t now = nanotime();
         std::int64_t w = p->timers.when0.load(std::memory_order_relaxed);
         if (w != 0 && w <= now) {
           timer_due = true;
