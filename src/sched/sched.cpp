@@ -2299,6 +2299,10 @@ int threads_started() noexcept {
 
 std::uint64_t spares_lent() noexcept { return sched.spares_lent.load(std::memory_order_relaxed); }
 int idle_ps() noexcept { return sched.npidle.load(std::memory_order_seq_cst); }
+bool on_spare_p() noexcept {
+  M* m = current_m();
+  return m != nullptr && m->curg != nullptr && m->p != nullptr && m->p->spare;
+}
 std::uint64_t blocking_handoffs() noexcept {
   return sched.handoffs.load(std::memory_order_relaxed);
 }

@@ -51,6 +51,9 @@ int threads_started() noexcept;
 std::uint64_t spares_lent() noexcept;
 // Regular Ps idle now (no M holds them).
 int idle_ps() noexcept;
+// Whether the calling goroutine runs on a spare P (one the monitor lent); false on a
+// plain thread.
+bool on_spare_p() noexcept;
 std::uint64_t blocking_handoffs() noexcept;
 
 // "madvise" or "mprotect": how stack guard pages are made in this process.
