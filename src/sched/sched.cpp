@@ -2299,6 +2299,7 @@ int threads_started() noexcept {
 
 std::uint64_t spares_lent() noexcept { return sched.spares_lent.load(std::memory_order_relaxed); }
 int idle_ps() noexcept { return sched.npidle.load(std::memory_order_seq_cst); }
+int spare_ps() noexcept { return sched.nspare; }
 bool on_spare_p() noexcept {
   M* m = current_m();
   return m != nullptr && m->curg != nullptr && m->p != nullptr && m->p->spare;
@@ -2315,6 +2316,7 @@ const char* stack_guard_mode() {
 std::size_t stack_mappings() noexcept { return stacks::mappings(); }
 std::size_t stacks_reserved() noexcept { return stacks::reserved(); }
 std::size_t stacks_warm_pooled() noexcept { return stacks::warm_pooled(); }
+std::uint64_t stack_scavenge_rounds() noexcept { return stacks::scavenge_rounds(); }
 std::size_t stack_size() noexcept {
   ensure_started();
   return stacks::config().stack_size;

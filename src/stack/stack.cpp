@@ -50,7 +50,8 @@ std::vector<char*>& g_cold = *new std::vector<char*>;  // tops of pooled stacks 
 // The fewest stacks g_warm held since the last scavenge_round: that many beyond
 // kGlobalWarmMax sat unused for a whole round.
 std::size_t g_warm_low = 0;
-std::size_t g_scavenge_budget = 0;  // stacks the current round still gives back
+std::atomic<std::uint64_t> g_rounds{0};  // scavenge rounds started (tests)
+std::size_t g_scavenge_budget = 0;       // stacks the current round still gives back
 std::size_t g_base_maps = 0;
 std::size_t g_max_maps = 65530;
 
@@ -227,6 +228,7 @@ void put(StackCache* cache, char* top, char* min_sp) noexcept {
 
 void scavenge_round() noexcept {
   if (!g_inited) return;
+  g_rounds.fetch_add(1, std::memory_order_relaxed);
   g_lock.lock();
   std::size_t low = std::min(g_warm_low, g_warm.size());
   g_scavenge_budget = low > kGlobalWarmMax ? low - kGlobalWarmMax : 0;
@@ -272,6 +274,8 @@ std::size_t warm_pooled() noexcept {
   g_lock.unlock();
   return n;
 }
+
+std::uint64_t scavenge_rounds() noexcept { return g_rounds.load(std::memory_order_relaxed); }
 
 bool has_surplus() noexcept { return warm_pooled() > kGlobalWarmMax; }
 

@@ -62,8 +62,9 @@ void put(StackCache* cache, char* top, char* min_sp) noexcept;
 void scavenge_round() noexcept;
 bool scavenge_step() noexcept;
 bool has_surplus() noexcept;
-// Warm stacks in the global pool now (tests).
+// Warm stacks in the global pool now, and rounds started so far (tests).
 std::size_t warm_pooled() noexcept;
+std::uint64_t scavenge_rounds() noexcept;
 
 // If addr lies in the guard region of the stack whose top is `top`. Async-signal-safe.
 bool in_guard(const char* addr, const char* lo) noexcept;

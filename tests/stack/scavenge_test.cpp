@@ -37,17 +37,30 @@ long rss_kib() {
   return kib;
 }
 
-// Stacks the P caches may hold instead of the global pool: 128 per P, spares included.
-std::size_t cache_bound() { return std::size_t(2 * goro::procs()) * 128; }
+// Stacks the P caches may hold instead of the global pool: 128 per P (stack.cpp
+// kCacheMax), spares included (a loaded machine makes the monitor lend them).
+std::size_t cache_bound() { return std::size_t(goro::procs() + gt::spare_ps()) * 128; }
 
 TEST(Scavenge, BurstStacksStayWarmForTheNextBurst) {
   goro::run([] {
     const std::int64_t n = goro_test::scaled(4000);
-    burst(n);
     // A round gives back only what the pool held through the whole previous round, and
-    // these stacks were in use a moment ago: the pool holds them all, committed.
-    std::size_t warm = gt::stacks_warm_pooled();
-    EXPECT_GE(warm + cache_bound(), std::size_t(n));
+    // these stacks were in use a moment ago: the pool holds them all, committed. That
+    // holds while the burst's goroutines end and the pool is looked at within one
+    // round boundary: the burst takes well under a second (the monitor starts a round
+    // a second), but on a loaded machine (sanitizers, tests in parallel) it can take
+    // longer, and then stacks that did sit in the pool for a whole round may rightly
+    // go. Such an attempt is not evidence either way: try again, a few times.
+    bool checked = false;
+    for (int attempt = 0; attempt < 5 && !checked; ++attempt) {
+      std::uint64_t rounds = gt::stack_scavenge_rounds();
+      burst(n);
+      std::size_t warm = gt::stacks_warm_pooled();
+      if (gt::stack_scavenge_rounds() - rounds >= 2) continue;
+      checked = true;
+      EXPECT_GE(warm + cache_bound(), std::size_t(n));
+    }
+    if (!checked) GTEST_SKIP() << "every attempt spanned two scavenge rounds (a loaded machine)";
     std::size_t reserved = gt::stacks_reserved();
     burst(n);
     // (A P whose cache and the global pool run dry carves, while other Ps' caches may

@@ -51,6 +51,8 @@ int threads_started() noexcept;
 std::uint64_t spares_lent() noexcept;
 // Regular Ps idle now (no M holds them).
 int idle_ps() noexcept;
+// Spare Ps the runtime keeps (the monitor lends them; each has its own caches).
+int spare_ps() noexcept;
 // Whether the calling goroutine runs on a spare P (one the monitor lent); false on a
 // plain thread.
 bool on_spare_p() noexcept;
@@ -70,6 +72,8 @@ std::size_t stacks_reserved() noexcept;
 std::size_t stack_size() noexcept;
 // Committed stacks waiting in the global pool now (the scavenger's bound is 1,024).
 std::size_t stacks_warm_pooled() noexcept;
+// Scavenger rounds started so far (the monitor starts one a second).
+std::uint64_t stack_scavenge_rounds() noexcept;
 
 // goro::Context nodes alive now (contexts not yet freed), in the whole process.
 std::int64_t context_nodes_alive() noexcept;
