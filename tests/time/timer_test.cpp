@@ -412,8 +412,13 @@ TEST(Timers, ExitedGoroutinesLeaveNothingArmed) {
       });
     wg.wait();
     fired.wait();
-    // The after() timers have deadlines no later than the Timers that fired.
-    goro::sleep_for(1ms);
+    // The after() timers, whose channels nobody reads, fire on their own: each was
+    // armed a moment after its goroutine's Timer, so they are due by now or very
+    // soon. Wait for them by looking, not for a fixed time: a loaded machine (an ASan
+    // run at ctest -j6 on 2 CPUs) once left one armed 1 ms after the last Timer
+    // fired. One that never fired or was never taken off a heap keeps this looking
+    // until ctest's timeout fails the test.
+    while (gt::timers_armed() != 0) goro::sleep_for(1ms);
   });
   EXPECT_EQ(gt::timers_armed(), 0u);
 }
