@@ -149,9 +149,11 @@ class RunQueue {
         if (tick != nullptr) {
           G* next = runnext_.load(std::memory_order_acquire);
           if (next == nullptr) return 0;
-          // Used by spare Ps only (their stalled ward; other spares): regular Ps'
-          // spinning Ms wait far longer (take_stuck_runnext in sched.cpp). Give the
-          // owner ~3 us before taking it: it is most likely about to run it. An
+          // Used against Ps that may be held by one goroutine for long: a spare's
+          // stalled ward, and lent spares (whoever steals from them, spare or regular:
+          // steal_from_spares). Regular Ps' runnext waits far longer for a spinning M
+          // (take_stuck_runnext in sched.cpp). Give the owner ~3 us before taking it:
+          // it is most likely about to run it. An
           // owner that scheduled anything meanwhile is not stuck: leave the slot to
           // it. (Comparing the slot alone is not enough: a pair ping-ponging on the
           // owner puts the same G back in it every other exchange.)
