@@ -124,10 +124,10 @@ bool chan_send(ChanCore* c, void* src, bool block) {
   if (Sudog* r = c->recvq.dequeue()) {
     chan_send_to(c, r, src);
     c->lock.unlock();
-    r->waiter->wake();  // C2: after the unlock; r is gone after this
+    r->wake();  // C2: after the unlock; r is gone after this
     return true;
   }
-  if (c->count.load(std::memory_order_relaxed) < c->cap) {
+  if (c->buffer_has_room()) {
     chan_buffer_put(c, src);
     c->lock.unlock();
     return true;
@@ -139,7 +139,7 @@ bool chan_send(ChanCore* c, void* src, bool block) {
   ensure_started();
   Waiter w;
   Sudog s;
-  s.waiter = &w;
+  s.set_waiter(&w);
   s.elem = src;
   c->sendq.push(&s);
   w.wait(WaitReason::chan_send, &Lock::unlock_fn, &c->lock);
@@ -167,10 +167,10 @@ bool chan_recv(ChanCore* c, void* dst, bool block) {
   if (Sudog* s = c->sendq.dequeue()) {
     chan_recv_from(c, s, dst);
     c->lock.unlock();
-    s->waiter->wake();
+    s->wake();
     return true;
   }
-  if (c->count.load(std::memory_order_relaxed) > 0) {
+  if (c->buffer_has_value()) {
     chan_buffer_take(c, dst);
     c->lock.unlock();
     return true;
@@ -186,7 +186,7 @@ bool chan_recv(ChanCore* c, void* dst, bool block) {
   ensure_started();
   Waiter w;
   Sudog r;
-  r.waiter = &w;
+  r.set_waiter(&w);
   r.elem = dst;
   c->recvq.push(&r);
   w.wait(WaitReason::chan_receive, &Lock::unlock_fn, &c->lock);
@@ -212,7 +212,7 @@ void chan_close(ChanCore* c) {
   for (WaitQueue* q : {&c->recvq, &c->sendq}) {
     while (Sudog* s = q->dequeue()) {
       s->success = false;
-      if (G* g = s->waiter->g) {
+      if (G* g = s->g) {
         gs.push(g);
       } else {
         *tail = s;

@@ -41,6 +41,11 @@ struct SelectState {
 // One goroutine's or thread's pending operation on one channel (Go's sudog). Lives
 // on the waiter's stack.
 struct Sudog {
+  // The waiting goroutine (a copy of waiter->g), or null for a plain thread. The
+  // waker reads it here rather than through `waiter`: the Waiter lies elsewhere in
+  // the waiter's frame, and with 10,000 goroutines in a ring every line a send
+  // touches on the receiver's stack is a cache miss, each one waiting for the last.
+  G* g = nullptr;
   Waiter* waiter = nullptr;
   SelectState* sel = nullptr;  // null: a plain send or receive
   void* elem = nullptr;        // send: the T to move from; receive: std::optional<T>*
@@ -49,6 +54,19 @@ struct Sudog {
   std::uint32_t case_index = 0;
   bool linked = false;   // on a queue now (guarded by the channel's lock)
   bool success = false;  // set by the completer: false means woken by close
+
+  void set_waiter(Waiter* w) noexcept {
+    waiter = w;
+    g = w->g;
+  }
+  // Wakes the waiter (C2: after the channel's lock is released; the Sudog may be gone
+  // once this returns).
+  void wake() noexcept {
+    if (g != nullptr)
+      ready(g);
+    else
+      waiter->wake();
+  }
 };
 
 // A FIFO of Sudogs. Guarded by the channel's lock; `first` is also read without it
@@ -103,23 +121,37 @@ struct WaitQueue {
   }
 };
 
-struct alignas(64) ChanCore {          // one cache line for the header, whatever malloc gives
-  std::atomic<std::uint32_t> refs{1};  // handles; the last release frees (acq_rel)
-  Lock lock;                           // guards everything below but cap and ops
-  // Written under the lock; also read without it by fast paths and size() (relaxed,
-  // or acquire where a decision rests on it).
+// Laid out by use. The first cache line holds everything an operation on an
+// unbuffered channel touches (the lock, closed, cap, ops and both queues), so that a
+// send to a receiver parked long ago (a ring of 10,000 goroutines) misses one line,
+// not two; the buffer's bookkeeping and the handle count are in the second.
+struct alignas(64) ChanCore {
+  Lock lock;  // guards everything below but cap, ops and refs
+  // Written under the lock; also read without it by fast paths (relaxed, or acquire
+  // where a decision rests on it).
   std::atomic<bool> closed{false};
-  std::atomic<std::size_t> count{0};  // values in the buffer
   std::size_t cap = 0;
-  std::size_t sendx = 0;  // next slot to fill
-  std::size_t recvx = 0;  // next slot to empty
   const ElemOps* ops = nullptr;
-  unsigned char* buf = nullptr;  // cap slots of ops->size bytes, after this struct
   WaitQueue recvq;
   WaitQueue sendq;
+  // --- buffered channels only (count stays 0 when cap is 0, and is read only when
+  // cap > 0 on the hot paths) ---
+  std::atomic<std::size_t> count{0};   // values in the buffer; read without the lock too
+  std::size_t sendx = 0;               // next slot to fill
+  std::size_t recvx = 0;               // next slot to empty
+  unsigned char* buf = nullptr;        // cap slots of ops->size bytes, after this struct
+  std::atomic<std::uint32_t> refs{1};  // handles; the last release frees (acq_rel)
 
+  // Whether a value can go into / come out of the buffer now (lock held).
+  bool buffer_has_room() const noexcept {
+    return cap != 0 && count.load(std::memory_order_relaxed) < cap;
+  }
+  bool buffer_has_value() const noexcept {
+    return cap != 0 && count.load(std::memory_order_relaxed) > 0;
+  }
   void* slot(std::size_t i) noexcept { return buf + i * ops->size; }
 };
+static_assert(offsetof(ChanCore, count) == 64, "an unbuffered operation's fields fill line one");
 
 // Channel lock held, by select.cpp and chan.cpp: the steps of one operation that can
 // proceed now. Each returns the Sudog to wake after unlocking (or null).

@@ -102,10 +102,10 @@ int select_impl(SelectCase* cases, std::size_t n, bool has_default) {
       if (Sudog* r = c->recvq.dequeue()) {
         chan_send_to(c, r, elem);
         locks.unlock();
-        r->waiter->wake();
+        r->wake();
         return static_cast<int>(i);
       }
-      if (c->count.load(std::memory_order_relaxed) < c->cap) {
+      if (c->buffer_has_room()) {
         chan_buffer_put(c, elem);
         locks.unlock();
         return static_cast<int>(i);
@@ -114,10 +114,10 @@ int select_impl(SelectCase* cases, std::size_t n, bool has_default) {
       if (Sudog* s = c->sendq.dequeue()) {
         chan_recv_from(c, s, elem);
         locks.unlock();
-        s->waiter->wake();
+        s->wake();
         return static_cast<int>(i);
       }
-      if (c->count.load(std::memory_order_relaxed) > 0) {
+      if (c->buffer_has_value()) {
         chan_buffer_take(c, elem);
         locks.unlock();
         return static_cast<int>(i);
@@ -147,7 +147,7 @@ int select_impl(SelectCase* cases, std::size_t n, bool has_default) {
   for (std::size_t k = 0; k < m; ++k) {
     std::uint32_t i = order[k];
     Sudog& s = sudogs[k];
-    s.waiter = &w;
+    s.set_waiter(&w);
     s.sel = &state;
     s.elem = cases[i].elem;
     s.case_index = i;
