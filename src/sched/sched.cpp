@@ -175,15 +175,24 @@ GORO_NOINLINE EhGlobals* eh_globals() noexcept {
   return p;
 }
 
-// m is the M we run on now; its cached addresses are this thread's.
+// m is the M we run on now; its cached addresses are this thread's. The exception
+// state is nearly always empty at a switch (it is not only inside a catch block or an
+// unwinding destructor), so it is copied into the G only when it is not, and the G's
+// has_eh says so: the common switch reads two words and writes none.
 inline void save_thread_state(M* m, G* g) noexcept {
   g->saved_errno = *m->errno_addr;
   EhGlobals* eh = m->eh;
-  g->eh = *eh;
-  if (eh->caught != nullptr || eh->uncaught != 0) *eh = EhGlobals{};
+  if (GORO_UNLIKELY(eh->caught != nullptr || eh->uncaught != 0)) {
+    g->eh = *eh;
+    *eh = EhGlobals{};
+    g->has_eh = true;
+  }
 }
 inline void restore_thread_state(M* m, G* g) noexcept {
-  if (g->eh.caught != nullptr || g->eh.uncaught != 0) *m->eh = g->eh;
+  if (GORO_UNLIKELY(g->has_eh)) {
+    *m->eh = g->eh;
+    g->has_eh = false;
+  }
   *m->errno_addr = g->saved_errno;
 }
 
@@ -1316,18 +1325,13 @@ void after_switch_rest(M* m, const SwitchAction* act, SwitchAction::Kind kind) n
   }
 }
 
-// Back in a goroutine after a switch: restore what it carries, count migrations.
-inline void resumed(M* m, G* g) noexcept {
-  restore_thread_state(m, g);
-  if (g->last_m != m->id) sched.migrations.fetch_add(1, std::memory_order_relaxed);
-}
-
 // Switches the running goroutine g out (act says what to do with it) to next, or to
-// g0 when next is null; returns once g runs again, on whatever thread.
+// g0 when next is null; returns once g runs again, on whatever thread, having
+// restored what it carries and counted a migration if the thread is another.
 inline __attribute__((always_inline)) void switch_out(M* m, G* g, G* next,
                                                       SwitchAction* act) noexcept {
   save_thread_state(m, g);
-  g->last_m = m->id;
+  M* from = m;  // only compared after the switch, never dereferenced (I3)
   act->save_to = &g->ctx;
   act->g = g;
   if (next != nullptr)
@@ -1335,7 +1339,8 @@ inline __attribute__((always_inline)) void switch_out(M* m, G* g, G* next,
   else
     m->curg = nullptr;
   m = switch_to(m, g, next, act);
-  resumed(m, g);
+  restore_thread_state(m, g);
+  if (m != from) sched.migrations.fetch_add(1, std::memory_order_relaxed);
 }
 
 // ---------------------------------------------------------------------------

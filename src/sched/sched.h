@@ -71,10 +71,10 @@ struct alignas(64) G {
   // The closure, or (closure_on_heap) a pointer to it.
   alignas(16) unsigned char inline_buf[kInline];
 
-  // --- cold: parking, migration, dumps, global queues ---
+  // --- cold: parking, dumps, global queues ---
   std::atomic<std::int64_t> wait_since{0};  // when it parked: the monitor's coarse clock
   int saved_errno = 0;
-  int last_m = -1;  // M it last switched out on (migration count)
+  bool has_eh = false;  // eh holds the exception state it carries (not empty)
   EhGlobals eh;
   G* alllink = nullptr;         // registry chain (never changes once set)
   G* batch_next = nullptr;      // global queue: next batch (batch heads only)

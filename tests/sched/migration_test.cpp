@@ -394,6 +394,78 @@ TEST(Migration, NestedHandlersSurviveParking) {
   expect_migrated(obs, m0);
 }
 
+TEST(Migration, UnwindingDestructorSurvivesParking) {
+  // A destructor run by stack unwinding parks: std::uncaught_exceptions() is 1 before
+  // and after (the count is per thread, carried by the goroutine), and the exception
+  // then reaches its handler intact.
+  Observed obs;
+  std::uint64_t m0 = gt::migrations();
+  run_rounds(obs, [&](int i, auto& park) {
+    struct ParksOnUnwind {
+      Observed& obs;
+      decltype(park)& p;
+      int r;
+      ~ParksOnUnwind() {
+        obs.check(std::uncaught_exceptions() == 1);
+        p(r);
+        obs.check(std::uncaught_exceptions() == 1);
+        obs.check(std::current_exception() == nullptr);
+      }
+    };
+    for (int r = 0; r < kRounds; ++r) {
+      try {
+        ParksOnUnwind guard{obs, park, r};
+        throw Tagged{i * 1000 + r};
+      } catch (const Tagged& t) {
+        obs.check(t.id == i * 1000 + r);
+        obs.check(std::uncaught_exceptions() == 0);
+      }
+    }
+  });
+  EXPECT_EQ(obs.wrong.load(), 0) << "of " << obs.checks.load() << " exception checks";
+  expect_migrated(obs, m0);
+}
+
+TEST(Migration, UnwindingStateDoesNotLeakToOtherGoroutines) {
+  // Goroutines parked in destructors during unwinding; others then run on the same
+  // threads and must see nothing being thrown.
+  constexpr int kN = 64;
+  goro::WaitGroup gate, parked, done;
+  gate.add(1);
+  parked.add(kN);
+  done.add(2 * kN);
+  std::atomic<int> bad{0};
+  for (int i = 0; i < kN; ++i) {
+    goro::go([&, i] {
+      struct ParksOnUnwind {
+        goro::WaitGroup& parked;
+        goro::WaitGroup& gate;
+        ~ParksOnUnwind() {
+          parked.done();
+          gate.wait();
+        }
+      };
+      try {
+        ParksOnUnwind guard{parked, gate};
+        throw Tagged{i};
+      } catch (const Tagged& t) {
+        if (t.id != i) bad.fetch_add(1000);
+      }
+      done.done();
+    });
+  }
+  parked.wait();
+  for (int i = 0; i < kN; ++i) {
+    goro::go([&] {
+      if (std::current_exception() != nullptr || std::uncaught_exceptions() != 0) bad.fetch_add(1);
+      done.done();
+    });
+  }
+  gate.done();
+  done.wait();
+  EXPECT_EQ(bad.load(), 0);
+}
+
 TEST(Migration, ExceptionStateDoesNotLeakToOtherGoroutines) {
   // Goroutines parked inside handlers; other goroutines then run on the same threads
   // and must see no exception being handled.
