@@ -460,11 +460,7 @@ inline G* owner_pop(P* p) noexcept {
 // queue when the ring is full: to its tail, or with spill_front to its front (the
 // spilled goroutines were next in line here; a woken sleeper should not wait behind
 // everything queued globally).
-void put_local(P* p, G* g, bool next, bool spill_front = false) noexcept {
-  if (next) {
-    g = owner_swap_next(p, g);
-    if (g == nullptr) return;
-  }
+GORO_NOINLINE void put_local_spill(P* p, G* g, bool spill_front) noexcept {
   while (!p->runq.push(g)) {
     std::uint32_t n = 0;
     G* batch = p->runq.grab_half_for_global(g, &n);
@@ -478,6 +474,16 @@ void put_local(P* p, G* g, bool next, bool spill_front = false) noexcept {
       return;
     }
   }
+}
+// The common case is inline (into ready, above all): runnext, or the ring with room.
+inline __attribute__((always_inline)) void put_local(P* p, G* g, bool next,
+                                                     bool spill_front = false) noexcept {
+  if (next) {
+    g = owner_swap_next(p, g);
+    if (g == nullptr) return;
+  }
+  if (GORO_LIKELY(p->runq.push(g))) return;
+  put_local_spill(p, g, spill_front);
 }
 
 // Whether p has a timer whose deadline has passed; *now, if given, gets the clock read
