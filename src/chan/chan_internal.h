@@ -42,9 +42,9 @@ struct SelectState {
 // on the waiter's stack.
 struct Sudog {
   // The waiting goroutine (a copy of waiter->g), or null for a plain thread. The
-  // waker reads it here rather than through `waiter`: the Waiter lies elsewhere in
-  // the waiter's frame, and with 10,000 goroutines in a ring every line a send
-  // touches on the receiver's stack is a cache miss, each one waiting for the last.
+  // waker reads it here rather than through `waiter`, which may lie on another line
+  // of the waiter's frame: with 10,000 goroutines in a ring, every line a send
+  // touches on the receiver's stack is a cache miss.
   G* g = nullptr;
   Waiter* waiter = nullptr;
   SelectState* sel = nullptr;  // null: a plain send or receive
@@ -60,7 +60,8 @@ struct Sudog {
     g = w->g;
   }
   // Wakes the waiter (C2: after the channel's lock is released; the Sudog may be gone
-  // once this returns).
+  // once this returns). For a goroutine this is what waiter->wake() does, without
+  // reading the Waiter.
   void wake() noexcept {
     if (g != nullptr)
       ready(g);
@@ -154,7 +155,7 @@ struct alignas(64) ChanCore {
 static_assert(offsetof(ChanCore, count) == 64, "an unbuffered operation's fields fill line one");
 
 // Channel lock held, by select.cpp and chan.cpp: the steps of one operation that can
-// proceed now. Each returns the Sudog to wake after unlocking (or null).
+// proceed now. The caller wakes the Sudog it completed, if any, after unlocking (C2).
 //
 // Sends the T at src to a waiting receiver r (unbuffered or empty buffer).
 void chan_send_to(ChanCore* c, Sudog* r, void* src) noexcept;
