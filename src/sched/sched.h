@@ -97,12 +97,15 @@ static_assert(offsetof(G, wait_since) <= 128, "G's hot fields must fit in two ca
 struct SwitchAction {
   // requeue: onto the P's queue; to_global: onto the global queue (its M has no P);
   // park: publish the waiter (unlockf); exit: free it.
+  // Only `kind` has a default: each switch sets the rest it uses (switch_out: save_to
+  // and g; switch_to: m; park: unlockf and arg), and zeroing them cost four stores on
+  // every yield.
   enum Kind : std::uint8_t { none, requeue, to_global, park, exit } kind = none;
-  void** save_to = nullptr;          // where the departing context is saved
-  M* m = nullptr;                    // the M switching: the landing side runs on it too
-  G* g = nullptr;                    // the departing goroutine (requeue, park, exit)
-  bool (*unlockf)(void*) = nullptr;  // park: publishes the waiter; false aborts the park
-  void* arg = nullptr;
+  void** save_to;          // where the departing context is saved
+  M* m;                    // the M switching: the landing side runs on it too
+  G* g;                    // the departing goroutine (requeue, park, exit)
+  bool (*unlockf)(void*);  // park: publishes the waiter; false aborts the park
+  void* arg;
 };
 
 // --- The calling thread's runtime identity (invariant I3) ---
