@@ -178,7 +178,7 @@ GORO_NOINLINE EhGlobals* eh_globals() noexcept {
 // m is the M we run on now; its cached addresses are this thread's. The exception
 // state is nearly always empty at a switch (it is not only inside a catch block or an
 // unwinding destructor), so it is copied into the G only when it is not, and the G's
-// has_eh says so: the common switch reads two words and writes none.
+// has_eh says so: the common switch reads two words of it and writes none.
 inline void save_thread_state(M* m, G* g) noexcept {
   g->saved_errno = *m->errno_addr;
   EhGlobals* eh = m->eh;
