@@ -29,6 +29,11 @@ struct P {
   // Goroutines scheduled on this P: written by the owner (load + store, relaxed), read
   // by the monitor (sysmon) to tell a P that has run one goroutine for too long.
   std::atomic<std::uint32_t> schedtick{0};
+  // The switch path looks at timers, the ward and the global queue when schedtick &
+  // check_mask is 0 (sched.cpp, next_local): every kCheckEvery-th switch; every switch
+  // on a spare P (0).
+  static constexpr std::uint32_t kCheckEvery = 4;  // a power of two
+  std::uint32_t check_mask = kCheckEvery - 1;
   StackCache stacks;
   std::uint64_t goid_next = 0, goid_end = 0;  // a batch of goroutine ids
   std::uint64_t rand = 0;

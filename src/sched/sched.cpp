@@ -182,7 +182,8 @@ GORO_NOINLINE EhGlobals* eh_globals() noexcept {
 inline void save_thread_state(M* m, G* g) noexcept {
   g->saved_errno = *m->errno_addr;
   EhGlobals* eh = m->eh;
-  if (GORO_UNLIKELY(eh->caught != nullptr || eh->uncaught != 0)) {
+  // One test of both words (caught || uncaught).
+  if (GORO_UNLIKELY((reinterpret_cast<std::uintptr_t>(eh->caught) | eh->uncaught) != 0)) {
     g->eh = *eh;
     *eh = EhGlobals{};
     g->has_eh = true;
@@ -488,24 +489,27 @@ inline __attribute__((always_inline)) void put_local(P* p, G* g, bool next,
 
 // Whether p has a timer whose deadline has passed; *now, if given, gets the clock read
 // that told. While p has no timer at all (the common case) this is one relaxed load of
-// a line nobody writes. With every > 1 the clock is read only when p's schedtick is a
-// multiple of it (the switch path, next_local).
+// a line nobody writes.
 GORO_NOINLINE bool timers_due_slow(std::int64_t when0, std::int64_t* now) noexcept {
   std::int64_t t = nanotime();
   if (now != nullptr) *now = t;
   return t >= when0;
 }
-inline bool timers_due(P* p, std::int64_t* now = nullptr, std::uint32_t every = 1) noexcept {
+inline bool timers_due(P* p, std::int64_t* now = nullptr) noexcept {
   std::int64_t w = p->timers.when0.load(std::memory_order_relaxed);
-  return GORO_UNLIKELY(w != 0) &&
-         (every == 1 || p->schedtick.load(std::memory_order_relaxed) % every == 0) &&
-         timers_due_slow(w, now);
+  return GORO_UNLIKELY(w != 0) && timers_due_slow(w, now);
 }
+
+// Every kGlobalEvery-th scheduling tick a P takes the global queue's head before its
+// own queue (fairness: Go does it every 61st). A multiple of P::kCheckEvery, so that
+// the switch path, which looks only on those ticks (next_local), sees it too.
+constexpr std::uint32_t kGlobalEvery = 64;
+static_assert(kGlobalEvery % P::kCheckEvery == 0);
 
 // The next queued goroutine of p: the global queue now and then (fairness), the local
 // queue, then the global queue.
 inline __attribute__((always_inline)) G* next_queued(P* p) noexcept {
-  if (GORO_UNLIKELY(p->schedtick.load(std::memory_order_relaxed) % 61 == 0) &&
+  if (GORO_UNLIKELY(p->schedtick.load(std::memory_order_relaxed) % kGlobalEvery == 0) &&
       sched.gq_size.load(std::memory_order_relaxed) > 0) {
     if (G* g = global_get(p, 1)) return g;
   }
@@ -527,24 +531,34 @@ inline bool ward_stuck(const P* p) noexcept {
 
 // The next goroutine to run on p without leaving the M's current context (a switch
 // straight from one goroutine to the next), or null to go through g0: when there is
-// none, or when p has an expired timer. The timers are looked at on every
-// kTimerCheckSwitches-th switch only (by schedtick): with a timer armed, each look reads
-// the clock (~20 ns, as much as a whole yield), and 100,000 sleepers made 2.5 reads
-// each; a due timer waits at most that many switches more (microseconds), and g0 looks
-// every time it runs. Timers are not run here: this runs on the
-// departing goroutine's stack, maybe holding the lock its park will release (a timer
-// that sends on that very channel would deadlock); g0 runs them (find_runnable). A
-// spare P switches straight to its own next goroutine only while its ward is still
-// stuck; otherwise (or with nothing of its own) g0 decides (spare_next).
+// none, or when p has an expired timer.
+//
+// What most switches need not look at is looked at only when p's schedtick is a
+// multiple of P::kCheckEvery (every switch of a spare P: its check_mask is 0), in one
+// test: the timers, the spare P's ward, and the fairness turn of the global queue
+// (kGlobalEvery, a multiple). With a timer armed each look at the timers reads the
+// clock (~20 ns, as much as two yields), and 100,000 sleepers made 2.5 reads each when
+// every switch looked; a due timer waits at most three switches more (microseconds),
+// and g0 looks every time it runs. Timers are not run here: this runs on the departing
+// goroutine's stack, maybe holding the lock its park will release (a timer that sends
+// on that very channel would deadlock); g0 runs them (find_runnable). A spare P
+// switches straight to its own next goroutine only while its ward is still stuck;
+// otherwise (or with nothing of its own) g0 decides (spare_next).
 GORO_NOINLINE G* spare_next_local(P* p) noexcept {
   if (!ward_stuck(p)) return nullptr;
   return p->runq.pop(false);
 }
-constexpr std::uint32_t kTimerCheckSwitches = 4;
-inline __attribute__((always_inline)) G* next_local(P* p) noexcept {
-  if (timers_due(p, nullptr, kTimerCheckSwitches)) return nullptr;
+inline __attribute__((always_inline)) G* next_local_checked(P* p) noexcept {
+  if (timers_due(p)) return nullptr;
   if (GORO_UNLIKELY(p->spare)) return spare_next_local(p);
   return next_queued(p);
+}
+inline __attribute__((always_inline)) G* next_local(P* p) noexcept {
+  if (GORO_UNLIKELY((p->schedtick.load(std::memory_order_relaxed) & p->check_mask) == 0))
+    return next_local_checked(p);
+  if (G* g = owner_pop(p)) return g;
+  if (GORO_LIKELY(sched.gq_size.load(std::memory_order_relaxed) == 0)) return nullptr;
+  return global_get(p, 0);
 }
 
 // ---------------------------------------------------------------------------
@@ -1133,15 +1147,17 @@ GORO_NOINLINE __attribute__((no_sanitize_address)) bctx::transfer_t land(
   return t;
 }
 
-inline bctx::transfer_t enter(G* to, void* target, SwitchAction* act) noexcept {
-  if (to != nullptr && to->fresh) return bctx::jump_fcontext(target, act);
+inline bctx::transfer_t enter(bool fresh, void* target, SwitchAction* act) noexcept {
+  if (fresh) return bctx::jump_fcontext(target, act);
   return bctx::ontop_fcontext(target, act, &land);
 }
 
 // Switches from the running context (goroutine `from`, or g0 when null) to `to`
-// (a goroutine, or g0 when null). Returns when `from` is resumed, maybe on
-// another thread; returns the M it resumed on (the caller's `m` is stale: I3).
-inline M* switch_to(M* m, [[maybe_unused]] G* from, G* to, SwitchAction* act) noexcept {
+// (a goroutine, or g0 when null; `fresh`: to's first run, as prepare() said). Returns
+// when `from` is resumed, maybe on another thread; returns the M it resumed on (the
+// caller's `m` is stale: I3).
+inline M* switch_to(M* m, [[maybe_unused]] G* from, G* to, bool fresh,
+                    SwitchAction* act) noexcept {
   void* target = to != nullptr ? to->ctx : m->g0ctx;
   act->m = m;
 #if defined(GORO_ASAN)
@@ -1154,7 +1170,7 @@ inline M* switch_to(M* m, [[maybe_unused]] G* from, G* to, SwitchAction* act) no
 #if defined(GORO_TSAN)
   __tsan_switch_to_fiber(to != nullptr ? to->tsan_fiber : m->g0_fiber, 0);
 #endif
-  bctx::transfer_t t = enter(to, target, act);
+  bctx::transfer_t t = enter(fresh, target, act);
   // Resumed. `m` is stale from here on (I3): the context that switched to us says
   // which M we are on now.
   m = static_cast<SwitchAction*>(t.data)->m;
@@ -1171,7 +1187,7 @@ inline M* switch_to(M* m, [[maybe_unused]] G* from, G* to, SwitchAction* act) no
 // one would be on its fake stack, which __sanitizer_start_switch_fiber(nullptr, ...)
 // destroys (and poisons) before the jump.
 [[noreturn]] GORO_NOINLINE __attribute__((no_sanitize_address)) void switch_exit(
-    M* m, G* to, SwitchAction* act) noexcept {
+    M* m, G* to, bool fresh, SwitchAction* act) noexcept {
   void* target = to != nullptr ? to->ctx : m->g0ctx;
   act->m = m;
 #if defined(GORO_ASAN)
@@ -1183,17 +1199,19 @@ inline M* switch_to(M* m, [[maybe_unused]] G* from, G* to, SwitchAction* act) no
 #if defined(GORO_TSAN)
   __tsan_switch_to_fiber(to != nullptr ? to->tsan_fiber : m->g0_fiber, 0);
 #endif
-  enter(to, target, act);
+  enter(fresh, target, act);
   __builtin_unreachable();
 }
 
-// Makes `g` the running goroutine of m's P, binding a stack on its first run.
-inline void prepare(M* m, G* g) {
-  P* p = m->p;
+// Makes `g` the running goroutine of m's P (p), binding a stack on its first run;
+// returns whether this is that first run (the switch enters the new stack's entry).
+inline bool prepare(M* m, P* p, G* g) {
   p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   m->curg = g;
   g->state.store(GState::running, std::memory_order_relaxed);
-  if (g->ctx == nullptr) bind_stack(p, g);
+  if (GORO_LIKELY(g->ctx != nullptr)) return false;
+  bind_stack(p, g);
+  return true;
 }
 
 // A goroutine's first frame.
@@ -1216,7 +1234,6 @@ inline void prepare(M* m, G* g) {
   M* m = static_cast<SwitchAction*>(t.data)->m;
   after_switch(m, t);
   G* g = m->curg;
-  g->fresh = false;
   *m->errno_addr = 0;
   void* closure = g->closure();
   try {
@@ -1245,12 +1262,12 @@ inline void prepare(M* m, G* g) {
   act->kind = SwitchAction::exit;
   act->save_to = &g->ctx;
   act->g = g;
-  if (next != nullptr) {
-    prepare(m, next);
-  } else {
+  bool fresh = false;
+  if (next != nullptr)
+    fresh = prepare(m, p, next);
+  else
     m->curg = nullptr;
-  }
-  switch_exit(m, next, act);
+  switch_exit(m, next, fresh, act);
 }
 
 void bind_stack(P* p, G* g) {
@@ -1263,7 +1280,6 @@ void bind_stack(P* p, G* g) {
   g->min_sp = top;
   __atomic_store_n(&g->ctx, bctx::make_fcontext(top, std::size_t(top - lo), &g_entry),
                    __ATOMIC_RELAXED);
-  g->fresh = true;
 #if defined(GORO_TSAN)
   g->tsan_fiber = __tsan_create_fiber(0);
 #endif
@@ -1340,11 +1356,12 @@ inline __attribute__((always_inline)) void switch_out(M* m, G* g, G* next,
   M* from = m;  // only compared after the switch, never dereferenced (I3)
   act->save_to = &g->ctx;
   act->g = g;
+  bool fresh = false;
   if (next != nullptr)
-    prepare(m, next);
+    fresh = prepare(m, m->p, next);
   else
     m->curg = nullptr;
-  m = switch_to(m, g, next, act);
+  m = switch_to(m, g, next, fresh, act);
   restore_thread_state(m, g);
   if (m != from) sched.migrations.fetch_add(1, std::memory_order_relaxed);
 }
@@ -1395,10 +1412,10 @@ void mstart(M* m) {
     }
     G* g = find_runnable(m);
     if (m->spinning) reset_spinning(m);
-    prepare(m, g);
+    bool fresh = prepare(m, m->p, g);
     SwitchAction act;
     act.save_to = &m->g0ctx;
-    m = switch_to(m, nullptr, g, &act);
+    m = switch_to(m, nullptr, g, fresh, &act);
   }
 }
 
@@ -1838,6 +1855,7 @@ void start_locked() {
     p->id = i;
     p->rand = 0x2545F4914F6CDD1Dull * std::uint64_t(i + 1);
     p->spare = true;
+    p->check_mask = 0;  // next_local looks at the ward on every switch
     p->link = sched.spare_free;
     sched.spare_free = p;
   }

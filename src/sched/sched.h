@@ -66,7 +66,6 @@ struct alignas(64) G {
   std::atomic<GState> state{GState::free};
   std::atomic<WaitReason> wait_reason{WaitReason::none};
   bool closure_on_heap = false;  // else the closure is in inline_buf
-  bool fresh = false;            // ctx is a new stack's entry (make_fcontext), not yet run
   static constexpr std::size_t kInline = 48;
   // The closure, or (closure_on_heap) a pointer to it.
   alignas(16) unsigned char inline_buf[kInline];
