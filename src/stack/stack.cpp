@@ -3,6 +3,9 @@
 
 #include <sys/mman.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -28,12 +31,12 @@
 namespace goro::detail::stacks {
 namespace {
 
-constexpr std::uint32_t kCacheMax = 128;        // warm stacks a P keeps
-constexpr std::size_t kGlobalWarmMax = 1024;    // warm stacks the global pool keeps
-constexpr std::size_t kScavengeStep = 512;      // stacks one scavenge_step releases at most
-constexpr std::size_t kSlabBytes = 256u << 20;  // virtual bytes per slab
-constexpr std::size_t kBatch = 32;              // stacks moved between pools at once
-constexpr std::size_t kMapMargin = 4096;        // mappings left for everything else
+constexpr std::uint32_t kCacheMax = StackCache::kMax;  // warm stacks a P keeps
+constexpr std::size_t kGlobalWarmMax = 1024;           // warm stacks the global pool keeps
+constexpr std::size_t kScavengeStep = 512;             // stacks one scavenge_step releases at most
+constexpr std::size_t kSlabBytes = 256u << 20;         // virtual bytes per slab
+constexpr std::size_t kBatch = 32;                     // stacks moved between pools at once
+constexpr std::size_t kMapMargin = 4096;               // mappings left for everything else
 
 StackConfig g_cfg{};
 std::size_t g_page = 4096;
@@ -139,9 +142,23 @@ char* carve() {
   return top;
 }
 
-// The cache links its stacks through the word at the top of each (a warm stack's top
-// page is committed already).
-char*& link_of(char* top) { return *reinterpret_cast<char**>(top - sizeof(char*)); }
+// Starts fetching the line at p to write it. On x86-64, PREFETCHW where the CPU has
+// it (CPUID PRFCHW, read by init): it fetches the line for writing, where the
+// default prefetch fetches it to read and the write then pays for ownership. Starting
+// 100,000 goroutines on cold stacks at 1 P (bench sleep's first phase, timed alone):
+// 0.88-0.91x with it, 1.00x with the default prefetch (interleaved pairs).
+#if defined(__x86_64__)
+bool g_prefetchw = false;
+#endif
+inline void prefetch_for_write(const char* p) noexcept {
+#if defined(__x86_64__)
+  if (g_prefetchw) {
+    asm volatile("prefetchw %0" ::"m"(*p));
+    return;
+  }
+#endif
+  __builtin_prefetch(p, 1);
+}
 
 void release_pages_below_top(char* top) noexcept {
   char* lo = top - g_cfg.stack_size + g_guard;
@@ -152,6 +169,10 @@ void release_pages_below_top(char* top) noexcept {
 }  // namespace
 
 void init(std::size_t stack_size, GuardMode requested, bool automatic) {
+#if defined(__x86_64__)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  g_prefetchw = __get_cpuid(0x80000001u, &a, &b, &c, &d) != 0 && (c & (1u << 8)) != 0;
+#endif
   g_page = std::size_t(::sysconf(_SC_PAGESIZE));
   g_guard = g_page;
   stack_size = (stack_size + g_page - 1) / g_page * g_page;
@@ -176,10 +197,8 @@ std::size_t guard_size() noexcept { return g_guard; }
 
 char* get(StackCache* cache, char** lo) {
   char* top;
-  if (cache != nullptr && cache->head != nullptr) {
-    top = cache->head;
-    cache->head = link_of(top);
-    --cache->count;
+  if (cache != nullptr && cache->count != 0) {
+    top = cache->tops[--cache->count];
   } else {
     g_lock.lock();
     // Refill the cache with a batch, warm stacks first.
@@ -192,12 +211,13 @@ char* get(StackCache* cache, char** lo) {
     while (n < want) got[n++] = carve();
     g_lock.unlock();
     top = got[0];
-    for (std::size_t i = 1; i < n; ++i) {
-      link_of(got[i]) = cache->head;
-      cache->head = got[i];
-      ++cache->count;
-    }
+    // The warmest (got[1]) last: handed out next.
+    for (std::size_t i = n; i > 1; --i) cache->tops[cache->count++] = got[i - 1];
   }
+  // The goroutine that gets the next stack writes its first frames at the top: start
+  // fetching that line now, while this one runs (a stack last used long ago is out of
+  // the caches and the TLB: bench sleep starts 100,000 goroutines on such stacks).
+  if (cache != nullptr && cache->count != 0) prefetch_for_write(cache->tops[cache->count - 1] - 64);
   *lo = top - g_cfg.stack_size + g_guard;
   return top;
 }
@@ -207,21 +227,15 @@ void put(StackCache* cache, char* top, char* min_sp) noexcept {
   if (cache != nullptr && (++cache->releases & 1023) == 0) deep = true;  // S1's periodic sweep
   if (deep) release_pages_below_top(top);
   if (cache != nullptr && cache->count < kCacheMax) {
-    link_of(top) = cache->head;
-    cache->head = top;
-    ++cache->count;
+    cache->tops[cache->count++] = top;
     return;
   }
   g_lock.lock();
   g_warm.push_back(top);
   if (cache != nullptr) {
-    // Spill half the cache so the next puts stay local.
-    while (cache->count > kCacheMax / 2) {
-      char* t = cache->head;
-      cache->head = link_of(t);
-      --cache->count;
-      g_warm.push_back(t);
-    }
+    // Spill half the cache, the most recently released first, so the next puts stay
+    // local.
+    while (cache->count > kCacheMax / 2) g_warm.push_back(cache->tops[--cache->count]);
   }
   g_lock.unlock();
 }

@@ -37,7 +37,12 @@ struct StackConfig {
 
 // The free stacks one P keeps: owned by that P (no lock).
 struct StackCache {
-  char* head = nullptr;  // linked through the top word of each stack
+  static constexpr std::uint32_t kMax = 128;
+  // The tops of the stacks it holds, the next to hand out (the most recently released,
+  // the likeliest still in the caches) last. An array, not a list through the stacks:
+  // handing one out reads nothing from a stack, and the next one's top is known in
+  // time to fetch it ahead (stacks::get).
+  char* tops[kMax];
   std::uint32_t count = 0;
   std::uint32_t releases = 0;
 };
