@@ -42,11 +42,28 @@ void sift_down(TimerHeap* h, std::uint32_t i) noexcept {
   for (;;) {
     std::uint32_t first = i * kArity + 1;
     if (first >= n) break;
-    std::uint32_t best = first;
-    std::uint32_t end = first + kArity < n ? first + kArity : n;
-    for (std::uint32_t c = first + 1; c < end; ++c)
-      if (h->entries[c].when < h->entries[best].when) best = c;
-    if (h->entries[best].when >= e.when) break;
+    std::uint32_t best;
+    std::int64_t when;
+    if (GORO_LIKELY(first + kArity <= n)) {
+      // All four children: the earliest in a tournament of selects, which compile to
+      // conditional moves. Deadlines come in no order, so branches on them would be
+      // mispredicted about one comparison in two, three comparisons a level.
+      const TimerHeap::Entry* c = &h->entries[first];
+      std::int64_t w0 = c[0].when, w1 = c[1].when, w2 = c[2].when, w3 = c[3].when;
+      bool b1 = w1 < w0, b3 = w3 < w2;
+      std::uint32_t i01 = first + b1, i23 = first + 2 + b3;
+      std::int64_t m01 = b1 ? w1 : w0, m23 = b3 ? w3 : w2;
+      // The last select by masks: the compiler made a branch of it.
+      std::uint64_t b = 0 - std::uint64_t(m23 < m01);
+      best = i01 ^ ((i01 ^ i23) & std::uint32_t(b));
+      when = std::int64_t(std::uint64_t(m01) ^ ((std::uint64_t(m01) ^ std::uint64_t(m23)) & b));
+    } else {
+      best = first;
+      for (std::uint32_t c = first + 1; c < n; ++c)
+        if (h->entries[c].when < h->entries[best].when) best = c;
+      when = h->entries[best].when;
+    }
+    if (when >= e.when) break;
     place(h, i, h->entries[best]);
     i = best;
   }
