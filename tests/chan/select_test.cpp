@@ -146,6 +146,26 @@ TEST(Select, SameChannelInSeveralCases) {
   });
 }
 
+// The same channel in two cases of a select that blocks: which case the sender
+// completes is random, as when both are ready at once. (At 1 P the select always
+// blocks first: the sender runs only once it has parked.)
+TEST(Select, SameChannelInSeveralCasesBlockedPicksEitherCase) {
+  constexpr int kRounds = 4000;
+  std::array<int, 2> wins{};
+  goro::run([&] {
+    goro::Chan<int> ch;
+    for (int r = 0; r < kRounds; ++r) {
+      goro::go([ch] { ch.send(1); });
+      std::size_t i = goro::select(goro::case_recv(ch), goro::case_recv(ch));
+      ASSERT_LT(i, 2u);
+      wins[i]++;
+    }
+  });
+  // Binomial(4000, 0.5): the standard deviation is ~32; 1,000 is 31 of them.
+  EXPECT_GT(wins[0], kRounds / 2 - 1000);
+  EXPECT_GT(wins[1], kRounds / 2 - 1000);
+}
+
 TEST(Select, FromPlainThreadsAndGoroutines) {
   const int n = int(scaled(4000));
   goro::Chan<int> a, b;
