@@ -166,13 +166,11 @@ int select_impl(SelectCase* cases, std::size_t n, bool has_default) {
     sudogs_heap.reset(new unsigned char[m * sizeof(Sudog)]);
     sudogs_buf = sudogs_heap.get();
   }
-  auto sudog = [sudogs_buf](std::size_t k) -> Sudog& {
-    return *std::launder(reinterpret_cast<Sudog*>(sudogs_buf + k * sizeof(Sudog)));
-  };
+  auto slot = [sudogs_buf](std::size_t k) -> void* { return sudogs_buf + k * sizeof(Sudog); };
   static_assert(std::is_trivially_destructible_v<Sudog>);
   for (std::size_t k = 0; k < m; ++k) {
     std::uint32_t i = order[k];
-    Sudog& s = *::new (static_cast<void*>(sudogs_buf + k * sizeof(Sudog))) Sudog;
+    Sudog& s = *::new (slot(k)) Sudog;
     s.set_waiter(&w);
     s.sel = &state;
     s.elem = cases[i].elem;
@@ -185,7 +183,7 @@ int select_impl(SelectCase* cases, std::size_t n, bool has_default) {
   Sudog* fired = state.fired;
   locks.lock();
   for (std::size_t k = 0; k < m; ++k) {
-    Sudog& s = sudog(k);
+    Sudog& s = *std::launder(static_cast<Sudog*>(slot(k)));
     if (!s.linked) continue;
     const SelectCase& sc = cases[s.case_index];
     (sc.is_send ? sc.chan->sendq : sc.chan->recvq).unlink(&s);

@@ -1156,8 +1156,7 @@ inline bctx::transfer_t enter(bool fresh, void* target, SwitchAction* act) noexc
 // (a goroutine, or g0 when null; `fresh`: to's first run, as prepare() said). Returns
 // when `from` is resumed, maybe on another thread; returns the M it resumed on (the
 // caller's `m` is stale: I3).
-inline M* switch_to(M* m, [[maybe_unused]] G* from, G* to, bool fresh,
-                    SwitchAction* act) noexcept {
+inline M* switch_to(M* m, [[maybe_unused]] G* from, G* to, bool fresh, SwitchAction* act) noexcept {
   void* target = to != nullptr ? to->ctx : m->g0ctx;
   act->m = m;
 #if defined(GORO_ASAN)
