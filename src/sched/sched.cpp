@@ -506,6 +506,12 @@ inline bool timers_due(P* p, std::int64_t* now = nullptr) noexcept {
 constexpr std::uint32_t kGlobalEvery = 64;
 static_assert(kGlobalEvery % P::kCheckEvery == 0);
 
+// The local queue, then the global queue.
+inline __attribute__((always_inline)) G* local_then_global(P* p) noexcept {
+  if (G* g = owner_pop(p)) return g;
+  if (GORO_LIKELY(sched.gq_size.load(std::memory_order_relaxed) == 0)) return nullptr;
+  return global_get(p, 0);
+}
 // The next queued goroutine of p: the global queue now and then (fairness), the local
 // queue, then the global queue.
 inline __attribute__((always_inline)) G* next_queued(P* p) noexcept {
@@ -513,9 +519,7 @@ inline __attribute__((always_inline)) G* next_queued(P* p) noexcept {
       sched.gq_size.load(std::memory_order_relaxed) > 0) {
     if (G* g = global_get(p, 1)) return g;
   }
-  if (G* g = owner_pop(p)) return g;
-  if (GORO_LIKELY(sched.gq_size.load(std::memory_order_relaxed) == 0)) return nullptr;
-  return global_get(p, 0);
+  return local_then_global(p);
 }
 
 // Whether spare p's ward still runs the goroutine it ran when p was lent: it has
@@ -556,9 +560,7 @@ inline __attribute__((always_inline)) G* next_local_checked(P* p) noexcept {
 inline __attribute__((always_inline)) G* next_local(P* p) noexcept {
   if (GORO_UNLIKELY((p->schedtick.load(std::memory_order_relaxed) & p->check_mask) == 0))
     return next_local_checked(p);
-  if (G* g = owner_pop(p)) return g;
-  if (GORO_LIKELY(sched.gq_size.load(std::memory_order_relaxed) == 0)) return nullptr;
-  return global_get(p, 0);
+  return local_then_global(p);  // the fairness turn falls on a checked tick
 }
 
 // ---------------------------------------------------------------------------
