@@ -157,7 +157,49 @@ bool g_options_set = false;
 }  // namespace
 // The current M (I3). Named for current_m's assembly in sched.h; read it only there.
 thread_local M* t_m asm("goro_detail_t_m") = nullptr;
+// The P the current M holds: a copy of m->p, kept beside t_m so that the switch path
+// reads it from the thread directly rather than through the M (fs -> P instead of
+// fs -> M -> P: one dependent load less before the run queue; yield at 1 P ~1.5 %
+// faster in 60 interleaved pairs). Written only through set_p, always by the M's own
+// thread (every m->p change is made by the M itself), so t_p == t_m->p on every M and
+// null on plain threads and inside goro::blocking, which gives up the P.
+thread_local P* t_p asm("goro_detail_t_p") = nullptr;
 namespace {
+
+// Read and written like current_m (sched.h, I3): never through a kept address.
+#if defined(__x86_64__) && defined(__linux__)
+inline P* current_p() noexcept {
+  P* p;
+  asm volatile(
+      "movq goro_detail_t_p@gottpoff(%%rip), %0\n\t"
+      "movq %%fs:(%0), %0"
+      : "=r"(p)
+      :
+      : "memory");
+  return p;
+}
+inline void set_p(M* m, P* p) noexcept {
+  m->p = p;
+  std::uintptr_t off;
+  asm volatile(
+      "movq goro_detail_t_p@gottpoff(%%rip), %0\n\t"
+      "movq %1, %%fs:(%0)"
+      : "=&r"(off)
+      : "r"(p)
+      : "memory");
+}
+#else
+GORO_NOINLINE P* current_p() noexcept {
+  P* p = t_p;
+  asm volatile("" ::: "memory");
+  return p;
+}
+GORO_NOINLINE void set_p(M* m, P* p) noexcept {
+  m->p = p;
+  t_p = p;
+  asm volatile("" ::: "memory");
+}
+#endif
 
 // ---------------------------------------------------------------------------
 // Per-thread state a goroutine carries with it (runtime.md "thread-local hazards").
@@ -791,7 +833,7 @@ void stopm(M* m) {
   sched.lock.unlock();
   while (m->wake.load(std::memory_order_acquire) == 0) futex_wait(&m->wake, 0);
   m->wake.store(0, std::memory_order_relaxed);
-  m->p = m->nextp;
+  set_p(m, m->nextp);
   m->nextp = nullptr;
   m->p->m = m;
 }
@@ -900,7 +942,7 @@ G* idle_m(M* m) {
       stopm(m);
       return nullptr;
     }
-    m->p = p;
+    set_p(m, p);
     p->m = m;
     run_all_due_timers(nanotime());
     G* g = list.pop();
@@ -943,7 +985,7 @@ G* spare_next(M* m, P* p) {
   }
   sched.lock.lock();
   spare_return_locked(p);
-  m->p = nullptr;
+  set_p(m, nullptr);
   sched.lock.unlock();
   if (!rest.empty()) wakep();
   return nullptr;
@@ -1098,7 +1140,7 @@ G* find_runnable(M* m) {
       return global_unpack(p, b, n, 0);
     }
     pidle_put_locked(p);
-    m->p = nullptr;
+    set_p(m, nullptr);
     sched.lock.unlock();
 
     if (m->spinning) {
@@ -1110,7 +1152,7 @@ G* find_runnable(M* m) {
         P* np = pidle_get_locked();
         sched.lock.unlock();
         if (np != nullptr) {
-          m->p = np;
+          set_p(m, np);
           np->m = m;
           m->spinning = true;
           sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
@@ -1325,7 +1367,7 @@ inline void after_switch(M* m, bctx::transfer_t t) noexcept {
   G* g = act->g;
   if (static_cast<char*>(t.fctx) < g->min_sp) g->min_sp = static_cast<char*>(t.fctx);
   // A yield's requeue, inline while the ring has room (the rest: after_switch_rest).
-  if (kind == SwitchAction::requeue && GORO_LIKELY(m->p->runq.push(g))) return;
+  if (kind == SwitchAction::requeue && GORO_LIKELY(current_p()->runq.push(g))) return;
   after_switch_rest(m, act, kind);
 }
 void after_switch_rest(M* m, const SwitchAction* act, SwitchAction::Kind kind) noexcept {
@@ -1394,7 +1436,7 @@ void mstart(M* m) {
   m->g0_fiber = __tsan_get_current_fiber();
 #endif
   setup_thread_signals(m);
-  m->p = m->nextp;
+  set_p(m, m->nextp);
   m->nextp = nullptr;
   m->p->m = m;
   for (;;) {
@@ -1406,7 +1448,7 @@ void mstart(M* m) {
       P* p = pidle_get_locked();
       sched.lock.unlock();
       if (p != nullptr) {
-        m->p = p;
+        set_p(m, p);
         p->m = m;
       } else {
         stopm(m);
@@ -2006,7 +2048,7 @@ void* blocking_enter() noexcept {
   m->oldp = p;
   m->blocking_g = g;
   m->curg = nullptr;
-  m->p = nullptr;
+  set_p(m, nullptr);
   g->state.store(GState::syscall, std::memory_order_release);
   std::uint64_t word = ((p->syscall.load(std::memory_order_relaxed) >> 1) + 1) << 1 | 1;
   // release: what the owner did with p comes before whoever takes it (the monitor's
@@ -2030,7 +2072,7 @@ void blocking_exit(void* token) noexcept {
   std::uint64_t word = m->syscall_word;
   if (p->syscall.compare_exchange_strong(word, word & ~std::uint64_t(1), std::memory_order_acquire,
                                          std::memory_order_relaxed)) {
-    m->p = p;  // nobody took it: carry on
+    set_p(m, p);  // nobody took it: carry on
     g->state.store(GState::running, std::memory_order_relaxed);
     return;
   }
@@ -2039,7 +2081,7 @@ void blocking_exit(void* token) noexcept {
   P* np = pidle_get_locked();
   sched.lock.unlock();
   if (np != nullptr) {
-    m->p = np;
+    set_p(m, np);
     np->m = m;
     g->state.store(GState::running, std::memory_order_relaxed);
     return;
@@ -2252,7 +2294,7 @@ void yield() {
     return;
   }
   G* g = m->curg;
-  P* p = m->p;
+  P* p = current_p();
   G* next = next_local(p);
   // Nothing else to run: carry on, unless a timer is due (g0 runs it; we queue), or
   // this is a spare P: it goes through g0 to look at its ward's queue too.
@@ -2334,6 +2376,10 @@ int spare_ps() noexcept { return sched.nspare; }
 bool on_spare_p() noexcept {
   M* m = current_m();
   return m != nullptr && m->curg != nullptr && m->p != nullptr && m->p->spare;
+}
+bool thread_p_matches() noexcept {
+  M* m = current_m();
+  return current_p() == (m != nullptr ? m->p : nullptr);
 }
 std::uint64_t blocking_handoffs() noexcept {
   return sched.handoffs.load(std::memory_order_relaxed);

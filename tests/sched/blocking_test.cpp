@@ -183,9 +183,12 @@ TEST(Blocking, EveryPBlockedAtOnce) {
       });
     }
     goro::blocking([&] { entered.wait_for(n); });
+    EXPECT_TRUE(gt::thread_p_matches());
     for (int i = 0; i < 100; ++i) {
       wg.add(1);
       goro::go([&] {
+        // Run by threads that took the Ps handed on (sched.cpp: t_p).
+        EXPECT_TRUE(gt::thread_p_matches());
         others.add();
         wg.done();
       });
@@ -215,7 +218,11 @@ TEST(Blocking, SixtyFourCallsBlockedTogether) {
         // Back as the same goroutine, which can park and be woken as usual.
         EXPECT_EQ(gt::goroutine_id(), id);
         EXPECT_TRUE(goro::in_goroutine());
+        // On whichever P it got back (its own, an idle one, or, queued, another
+        // thread's), which the thread's copy names too (the switch path reads that).
+        EXPECT_TRUE(gt::thread_p_matches());
         goro::yield();
+        EXPECT_TRUE(gt::thread_p_matches());
         after.fetch_add(1);
         wg.done();
       });
@@ -315,11 +322,18 @@ TEST(Stall, BusyLoopsDoNotStarveTheOthers) {
 // where `go` puts it): the spare P must steal it from under a running owner.
 TEST(Stall, BusyLoopWaitingForAGoroutineItStarted) {
   std::uint64_t lent = gt::spares_lent();
-  goro::run([] {
+  std::atomic<bool> p_matches{false};
+  goro::run([&] {
     std::atomic<bool> done{false};
-    goro::go([&] { done.store(true, std::memory_order_release); });
+    goro::go([&] {
+      p_matches.store(gt::thread_p_matches(), std::memory_order_relaxed);  // maybe a spare
+      done.store(true, std::memory_order_release);
+    });
     while (!done.load(std::memory_order_acquire)) goro_test::cpu_pause();
+    EXPECT_TRUE(gt::thread_p_matches());
   });
+  EXPECT_TRUE(p_matches.load());
+  EXPECT_TRUE(gt::thread_p_matches());  // a plain thread: no M, no P
   // With more Ps, an idle one's thread may steal it instead.
   if (goro::procs() == 1) {
     EXPECT_GT(gt::spares_lent(), lent);

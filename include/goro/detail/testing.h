@@ -58,6 +58,11 @@ int spare_ps() noexcept;
 bool on_spare_p() noexcept;
 std::uint64_t blocking_handoffs() noexcept;
 
+// Whether the calling thread's copy of its M's P (what the switch path reads) is that
+// P: after every change of P (blocking calls, idle threads taking one, spare Ps lent
+// and retired) it must be. Both are null on a plain thread.
+bool thread_p_matches() noexcept;
+
 // "madvise" or "mprotect": how stack guard pages are made in this process.
 const char* stack_guard_mode();
 
