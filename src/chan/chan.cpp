@@ -18,7 +18,10 @@
 
 namespace goro::detail {
 
-[[noreturn]] void throw_closed(const char* what) { throw ClosedChannelError(what); }
+[[noreturn]] void throw_closed(const char* what) {
+  note_unwinding();
+  throw ClosedChannelError(what);
+}
 
 ChanCore* chan_make(std::size_t capacity, const ElemOps* ops) {
   std::size_t align = ops->align > alignof(ChanCore) ? ops->align : alignof(ChanCore);

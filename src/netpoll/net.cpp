@@ -164,7 +164,10 @@ SockAddr loopback4(std::uint16_t port) {
   return v4(ip, port);
 }
 
-[[noreturn]] void throw_error(int err, const std::string& what) { throw Error(err, what); }
+[[noreturn]] void throw_error(int err, const std::string& what) {
+  detail::note_unwinding();
+  throw Error(err, what);
+}
 
 struct HostPort {
   std::string host;
@@ -349,7 +352,10 @@ std::string describe(const char* op, NetFd* f) {
 }
 
 [[noreturn]] void throw_poll(PollError e, const char* op, NetFd* f) {
-  if (e == PollError::timeout) throw TimeoutError(describe(op, f) + ": i/o timeout");
+  if (e == PollError::timeout) {
+    detail::note_unwinding();
+    throw TimeoutError(describe(op, f) + ": i/o timeout");
+  }
   throw_closed(op);
 }
 

@@ -2113,6 +2113,12 @@ G* current_g_for_crash() noexcept {
   return m->curg != nullptr ? m->curg : m->blocking_g;
 }
 
+void note_unwinding() noexcept {
+  G* g = current_g();
+  // Only the goroutine itself and its own switches' landings write min_sp.
+  if (g != nullptr) g->min_sp = g->stack_lo;
+}
+
 void ready(G* g, bool next) noexcept {
   g->wait_reason.store(WaitReason::none, std::memory_order_relaxed);
   g->state.store(GState::runnable, std::memory_order_relaxed);
@@ -2394,6 +2400,7 @@ std::size_t stack_mappings() noexcept { return stacks::mappings(); }
 std::size_t stacks_reserved() noexcept { return stacks::reserved(); }
 std::size_t stacks_warm_pooled() noexcept { return stacks::warm_pooled(); }
 std::uint64_t stack_scavenge_rounds() noexcept { return stacks::scavenge_rounds(); }
+std::uint64_t stack_deep_releases() noexcept { return stacks::deep_releases(); }
 std::size_t stack_size() noexcept {
   ensure_started();
   return stacks::config().stack_size;

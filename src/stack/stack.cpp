@@ -58,8 +58,9 @@ std::vector<char*>& g_cold = *new std::vector<char*>;  // tops of pooled stacks 
 // The fewest stacks g_warm held since the last scavenge_round: that many beyond
 // kGlobalWarmMax sat unused for a whole round.
 std::size_t g_warm_low = 0;
-std::atomic<std::uint64_t> g_rounds{0};  // scavenge rounds started (tests)
-std::size_t g_scavenge_budget = 0;       // stacks the current round still gives back
+std::atomic<std::uint64_t> g_rounds{0};         // scavenge rounds started (tests)
+std::atomic<std::uint64_t> g_deep_releases{0};  // put()s that gave pages back (tests)
+std::size_t g_scavenge_budget = 0;              // stacks the current round still gives back
 std::size_t g_base_maps = 0;
 std::size_t g_max_maps = 65530;
 
@@ -235,7 +236,10 @@ char* get(StackCache* cache, char** lo) {
 void put(StackCache* cache, char* top, char* min_sp) noexcept {
   bool deep = min_sp != nullptr && min_sp < top - 2 * g_page;
   if (cache != nullptr && (++cache->releases & 1023) == 0) deep = true;  // S1's periodic sweep
-  if (deep) release_pages_below_top(top);
+  if (deep) {
+    release_pages_below_top(top);
+    g_deep_releases.fetch_add(1, std::memory_order_relaxed);
+  }
   if (cache != nullptr && cache->count < kCacheMax) {
     cache->tops[cache->count++] = top;
     return;
@@ -300,6 +304,7 @@ std::size_t warm_pooled() noexcept {
 }
 
 std::uint64_t scavenge_rounds() noexcept { return g_rounds.load(std::memory_order_relaxed); }
+std::uint64_t deep_releases() noexcept { return g_deep_releases.load(std::memory_order_relaxed); }
 
 bool has_surplus() noexcept { return warm_pooled() > kGlobalWarmMax; }
 

@@ -10,7 +10,8 @@
 // Invariants:
 //  S1. A pooled stack is "warm" (its top page is committed, nothing below it that
 //      we know of) in a P's cache, or anything in the global pool. Stacks found deep
-//      on release (by the lowest stack pointer saved at a switch), and every 1024th
+//      on release (by the lowest stack pointer saved at a switch, or marked by goro's
+//      own throws, whose unwinding no switch sees: note_unwinding), and every 1024th
 //      release of a P, give their pages below the top back (MADV_DONTNEED) before
 //      reuse. A stack that went deep between two switches and is not swept stays in a
 //      bounded pool: at most 128 per P, and the global pool is scavenged (S3).
@@ -70,6 +71,9 @@ bool has_surplus() noexcept;
 // Warm stacks in the global pool now, and rounds started so far (tests).
 std::size_t warm_pooled() noexcept;
 std::uint64_t scavenge_rounds() noexcept;
+// Releases that gave the stack's pages below its top back (deep, or the periodic
+// sweep), so far (tests).
+std::uint64_t deep_releases() noexcept;
 
 // If addr lies in the guard region of the stack whose top is `top`. Async-signal-safe.
 bool in_guard(const char* addr, const char* lo) noexcept;

@@ -593,6 +593,52 @@ TEST(Stack, ManyGoroutinesRecurseDeepAndReuseStacks) {
   }
 }
 
+// goro's own throws (a network error, a closed channel) unwind deeper than any switch
+// shows (libgcc's unwinder runs below the throwing frame): a goroutine that caught one
+// gives its stack's pages below the top back when it ends (sched.h, note_unwinding)
+// instead of leaving them committed in the pools. (10,000 connections reset at once
+// left the http server 40 MB larger before.) Releases run in the context that follows
+// each exit, so when the count of goroutines reaches 0 the last exit of each P may
+// still be on its way: half of them is the bound, and without the marking the count
+// grows by the periodic sweep alone (one in 1,024 releases).
+TEST(Stack, GoroutinesThatCaughtGoroErrorsGiveTheirPagesBack) {
+  constexpr int kN = 64;
+  const std::uint64_t before = gt::stack_deep_releases();
+  goro::run([&] {
+    goro::Chan<int> closed(0);
+    closed.close();
+    goro::WaitGroup wg;
+    std::atomic<int> caught{0};
+    wg.add(2 * kN);
+    for (int i = 0; i < kN; ++i) {
+      goro::go([&] {
+        try {
+          closed.send(1);
+        } catch (const goro::ClosedChannelError&) {
+          caught.fetch_add(1);
+        }
+        wg.done();
+      });
+      goro::go([&] {
+        try {
+          goro::net::dial("no port here");
+        } catch (const goro::net::Error&) {
+          caught.fetch_add(1);
+        }
+        wg.done();
+      });
+    }
+    wg.wait();
+    EXPECT_EQ(caught.load(), 2 * kN);
+  });
+  ASSERT_TRUE(gt::wait_goroutines_at_most(0, std::chrono::seconds(30)));
+  EXPECT_GE(gt::stack_deep_releases() - before, std::uint64_t(kN));
+  // A plain thread has no goroutine stack to mark: the throw is as usual.
+  goro::Chan<int> closed(0);
+  closed.close();
+  EXPECT_THROW(closed.send(1), goro::ClosedChannelError);
+}
+
 // ---------------------------------------------------------------------------
 // Goroutine ids
 

@@ -79,6 +79,9 @@ std::size_t stack_size() noexcept;
 std::size_t stacks_warm_pooled() noexcept;
 // Scavenger rounds started so far (the monitor starts one a second).
 std::uint64_t stack_scavenge_rounds() noexcept;
+// Stacks given back below their top page when their goroutine ended (found deep, or
+// the periodic sweep), since the process started.
+std::uint64_t stack_deep_releases() noexcept;
 
 // goro::Context nodes alive now (contexts not yet freed), in the whole process.
 std::int64_t context_nodes_alive() noexcept;
