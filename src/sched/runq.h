@@ -19,6 +19,8 @@ namespace goro::detail {
 class RunQueue {
  public:
   static constexpr std::uint32_t kSize = 256;
+  // How far ahead a batch's walk fetches records (G::ahead).
+  static constexpr std::uint32_t kBatchAhead = 8;
 
   // Owner only. With next, g goes to runnext and the G it displaces to the ring.
   // Returns false if the ring is full: the caller moves half to the global queue
@@ -62,6 +64,8 @@ class RunQueue {
     batch[k] = g;
     for (std::uint32_t i = 0; i < k; ++i) batch[i]->schedlink = batch[i + 1];
     g->schedlink = nullptr;
+    for (std::uint32_t i = 0; i <= k; ++i)
+      batch[i]->ahead = i + kBatchAhead <= k ? batch[i + kBatchAhead] : nullptr;
     *n = k + 1;
     return batch[0];
   }

@@ -452,6 +452,10 @@ G* global_unpack(P* p, G* batch, std::uint32_t n, std::int64_t max) noexcept {
   std::int64_t limit = max > 0 ? std::min<std::int64_t>(max - 1, room) : room;
   for (std::int64_t i = 0; i < limit && rest != nullptr; ++i) {
     G* x = rest;
+    if (G* a = x->ahead) {
+      __builtin_prefetch(a, 1);
+      __builtin_prefetch(&a->ahead);
+    }
     rest = x->schedlink;
     x->schedlink = nullptr;
     p->runq.push(x);  // fits: limit <= room

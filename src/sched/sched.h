@@ -79,6 +79,11 @@ struct alignas(64) G {
   G* batch_next = nullptr;      // global queue: next batch (batch heads only)
   std::uint32_t batch_len = 0;  // global queue: Gs in this batch (heads only)
   std::uint32_t chunk = 0;      // the chunk of records it belongs to (fixed; sched.cpp G1)
+  // Global queue: the G kBatchAhead places further along its batch, set where a batch is
+  // made from the ring (RunQueue::grab_half_for_global), so that a walk of the batch
+  // can fetch records ahead instead of one miss at a time. A hint only: it may be stale
+  // (records are never freed, so it always points at a G record).
+  G* ahead = nullptr;
 #if defined(GORO_ASAN)
   void* asan_fake_stack = nullptr;
 #endif
