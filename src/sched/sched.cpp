@@ -217,26 +217,32 @@ GORO_NOINLINE EhGlobals* eh_globals() noexcept {
   return p;
 }
 
-// m is the M we run on now; its cached addresses are this thread's. The exception
+// m is the M we run on now; its cached addresses are this thread's. What a switching
+// goroutine carries is kept in its switching frame (switch_out's ThreadState), which
+// the switch preserves: errno, and whether the exception state went into the G. That
 // state is nearly always empty at a switch (it is not only inside a catch block or an
-// unwinding destructor), so it is copied into the G only when it is not, and the G's
-// has_eh says so: the common switch reads two words of it and writes none.
-inline void save_thread_state(M* m, G* g) noexcept {
-  g->saved_errno = *m->errno_addr;
+// unwinding destructor), so it is copied into the G only when it is not: the common
+// switch reads two words of it and writes none, and touches no line of the G for
+// either. (Kept in the G, errno and the flag cost a store and two loads in the G's
+// third line each switch: yield 0.97x, pingpong 0.96x, ring 0.98x at 1 P without.)
+struct ThreadState {
+  int err;
+  bool has_eh;
+};
+inline ThreadState save_thread_state(M* m, G* g) noexcept {
+  ThreadState s{*m->errno_addr, false};
   EhGlobals* eh = m->eh;
   // One test of both words (caught || uncaught).
   if (GORO_UNLIKELY((reinterpret_cast<std::uintptr_t>(eh->caught) | eh->uncaught) != 0)) {
     g->eh = *eh;
     *eh = EhGlobals{};
-    g->has_eh = true;
+    s.has_eh = true;
   }
+  return s;
 }
-inline void restore_thread_state(M* m, G* g) noexcept {
-  if (GORO_UNLIKELY(g->has_eh)) {
-    *m->eh = g->eh;
-    g->has_eh = false;
-  }
-  *m->errno_addr = g->saved_errno;
+inline void restore_thread_state(M* m, G* g, ThreadState s) noexcept {
+  if (GORO_UNLIKELY(s.has_eh)) *m->eh = g->eh;
+  *m->errno_addr = s.err;
 }
 
 std::uint64_t fastrand(std::uint64_t& s) noexcept {
@@ -1400,7 +1406,7 @@ void after_switch_rest(M* m, const SwitchAction* act, SwitchAction::Kind kind) n
 // restored what it carries and counted a migration if the thread is another.
 inline __attribute__((always_inline)) void switch_out(M* m, G* g, G* next,
                                                       SwitchAction* act) noexcept {
-  save_thread_state(m, g);
+  ThreadState ts = save_thread_state(m, g);
   M* from = m;  // only compared after the switch, never dereferenced (I3)
   act->save_to = &g->ctx;
   act->g = g;
@@ -1410,7 +1416,7 @@ inline __attribute__((always_inline)) void switch_out(M* m, G* g, G* next,
   else
     m->curg = nullptr;
   m = switch_to(m, g, next, fresh, act);
-  restore_thread_state(m, g);
+  restore_thread_state(m, g, ts);
   if (m != from) sched.migrations.fetch_add(1, std::memory_order_relaxed);
 }
 

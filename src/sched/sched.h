@@ -72,9 +72,7 @@ struct alignas(64) G {
 
   // --- cold: parking, dumps, global queues ---
   std::atomic<std::int64_t> wait_since{0};  // when it parked: the monitor's coarse clock
-  int saved_errno = 0;
-  bool has_eh = false;  // eh holds the exception state it carries (not empty)
-  EhGlobals eh;
+  EhGlobals eh;                 // the exception state it carries while switched out, when not empty
   G* alllink = nullptr;         // registry chain (never changes once set)
   G* batch_next = nullptr;      // global queue: next batch (batch heads only)
   std::uint32_t batch_len = 0;  // global queue: Gs in this batch (heads only)
