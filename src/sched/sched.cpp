@@ -170,12 +170,7 @@ namespace {
 #if defined(__x86_64__) && defined(__linux__)
 inline P* current_p() noexcept {
   P* p;
-  asm volatile(
-      "movq goro_detail_t_p@gottpoff(%%rip), %0\n\t"
-      "movq %%fs:(%0), %0"
-      : "=r"(p)
-      :
-      : "memory");
+  GORO_DETAIL_READ_TLS("goro_detail_t_p", p);
   return p;
 }
 inline void set_p(M* m, P* p) noexcept {

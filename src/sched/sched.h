@@ -119,14 +119,18 @@ struct SwitchAction {
 // address, and it costs no call (pingpong makes ~6 reads a round trip). Elsewhere
 // they are noinline functions with a compiler barrier.
 #if defined(__x86_64__) && defined(__linux__)
+// Loads into `out` the runtime thread-local whose assembler name is `sym` (t_m here,
+// and sched.cpp's t_p), as described above.
+#define GORO_DETAIL_READ_TLS(sym, out)    \
+  asm volatile("movq " sym                \
+               "@gottpoff(%%rip), %0\n\t" \
+               "movq %%fs:(%0), %0"       \
+               : "=r"(out)                \
+               :                          \
+               : "memory")
 inline M* current_m() noexcept {
   M* m;
-  asm volatile(
-      "movq goro_detail_t_m@gottpoff(%%rip), %0\n\t"
-      "movq %%fs:(%0), %0"
-      : "=r"(m)
-      :
-      : "memory");
+  GORO_DETAIL_READ_TLS("goro_detail_t_m", m);
   return m;
 }
 inline G* current_g() noexcept {
