@@ -1174,6 +1174,7 @@ G* find_runnable(M* m) {
 // ---------------------------------------------------------------------------
 // Switching.
 
+template <bool kInYield = false>
 inline void after_switch(M* m, bctx::transfer_t t) noexcept;
 
 void bind_stack(P* p, G* g);
@@ -1205,6 +1206,7 @@ inline bctx::transfer_t enter(bool fresh, void* target, SwitchAction* act) noexc
 // (a goroutine, or g0 when null; `fresh`: to's first run, as prepare() said). Returns
 // when `from` is resumed, maybe on another thread; returns the M it resumed on (the
 // caller's `m` is stale: I3).
+template <bool kInYield = false>
 inline M* switch_to(M* m, [[maybe_unused]] G* from, G* to, bool fresh, SwitchAction* act) noexcept {
   void* target = to != nullptr ? to->ctx : m->g0ctx;
   act->m = m;
@@ -1226,7 +1228,7 @@ inline M* switch_to(M* m, [[maybe_unused]] G* from, G* to, bool fresh, SwitchAct
   __sanitizer_finish_switch_fiber(from != nullptr ? from->asan_fake_stack : m->g0_fake_stack,
                                   nullptr, nullptr);
 #endif
-  after_switch(m, t);
+  after_switch<kInYield>(m, t);
   return m;
 }
 
@@ -1360,6 +1362,7 @@ void release_dead(P* p, G* g) noexcept {
 // Runs in the context we landed in, on behalf of the one we left (I1).
 GORO_NOINLINE void after_switch_rest(M* m, const SwitchAction* act,
                                      SwitchAction::Kind kind) noexcept;
+template <bool kInYield>
 inline void after_switch(M* m, bctx::transfer_t t) noexcept {
   // Read what we need before publishing: the departing stack (where *act lives) may
   // be reused as soon as its goroutine is visible to others.
@@ -1372,7 +1375,16 @@ inline void after_switch(M* m, bctx::transfer_t t) noexcept {
   G* g = act->g;
   if (static_cast<char*>(t.fctx) < g->min_sp) g->min_sp = static_cast<char*>(t.fctx);
   // A yield's requeue, inline while the ring has room (the rest: after_switch_rest).
-  if (kind == SwitchAction::requeue && GORO_LIKELY(current_p()->runq.push(g))) return;
+  // Where the landing is yield's own (kInYield: the resumed goroutine had yielded),
+  // a lone requeued goroutine goes to runnext (RunQueue::push_requeue). Only there:
+  // the same code inlined into every other switch (park's, above all) made them
+  // larger and moved fcontext's entry across a cache line in the benchmark binaries
+  // (see HACKING.md, "Code placement"); the other landings push to the ring, which at
+  // one P orders the queue the same way.
+  if (kind == SwitchAction::requeue &&
+      GORO_LIKELY(kInYield ? current_p()->runq.push_requeue(g, sched.nprocs == 1)
+                           : current_p()->runq.push(g)))
+    return;
   after_switch_rest(m, act, kind);
 }
 void after_switch_rest(M* m, const SwitchAction* act, SwitchAction::Kind kind) noexcept {
@@ -1399,6 +1411,7 @@ void after_switch_rest(M* m, const SwitchAction* act, SwitchAction::Kind kind) n
 // Switches the running goroutine g out (act says what to do with it) to next, or to
 // g0 when next is null; returns once g runs again, on whatever thread, having
 // restored what it carries and counted a migration if the thread is another.
+template <bool kInYield = false>
 inline __attribute__((always_inline)) void switch_out(M* m, G* g, G* next,
                                                       SwitchAction* act) noexcept {
   ThreadState ts = save_thread_state(m, g);
@@ -1410,7 +1423,7 @@ inline __attribute__((always_inline)) void switch_out(M* m, G* g, G* next,
     fresh = prepare(m, m->p, next);
   else
     m->curg = nullptr;
-  m = switch_to(m, g, next, fresh, act);
+  m = switch_to<kInYield>(m, g, next, fresh, act);
   restore_thread_state(m, g, ts);
   if (m != from) sched.migrations.fetch_add(1, std::memory_order_relaxed);
 }
@@ -2313,7 +2326,7 @@ void yield() {
   g->state.store(GState::runnable, std::memory_order_relaxed);
   SwitchAction act;
   act.kind = SwitchAction::requeue;
-  switch_out(m, g, next, &act);
+  switch_out<true>(m, g, next, &act);
 }
 
 std::int64_t num_goroutines() noexcept {

@@ -343,6 +343,38 @@ TEST(Yield, ManyGoroutinesTakeTurns) {
   });
 }
 
+// At 1 P, goroutines that only yield take turns in a fixed rotation: each yield goes
+// behind the others (with nothing else queued, a yielder waits in the P's runnext
+// slot rather than the ring, and must still come after every other goroutine). Two
+// goroutines alternate strictly; three go round in one order.
+TEST(Yield, TurnsRotateInOrderAtOneP) {
+  if (goro::procs() != 1) GTEST_SKIP() << "the order is fixed only at 1 P";
+  for (int n : {2, 3}) {
+    constexpr int kTurns = 200;
+    std::vector<int> log;
+    goro::run([&] {
+      goro::WaitGroup wg;
+      wg.add(n);
+      for (int i = 0; i < n; ++i) {
+        goro::go([&, i] {
+          for (int t = 0; t < kTurns; ++t) {
+            log.push_back(i);  // one thread: the turns never overlap
+            goro::yield();
+          }
+          wg.done();
+        });
+      }
+      wg.wait();
+    });
+    ASSERT_EQ(log.size(), std::size_t(n * kTurns));
+    std::vector<int> first(log.begin(), log.begin() + n);
+    std::sort(first.begin(), first.end());
+    for (int i = 0; i < n; ++i) EXPECT_EQ(first[std::size_t(i)], i) << n << " goroutines";
+    for (std::size_t k = std::size_t(n); k < log.size(); ++k)
+      ASSERT_EQ(log[k], log[k - std::size_t(n)]) << "turn " << k << " of " << n << " goroutines";
+  }
+}
+
 TEST(Yield, FromAPlainThreadReturns) {
   EXPECT_FALSE(goro::in_goroutine());
   for (int i = 0; i < 10; ++i) goro::yield();
