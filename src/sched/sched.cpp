@@ -1379,7 +1379,7 @@ inline void after_switch(M* m, bctx::transfer_t t) noexcept {
   // a lone requeued goroutine goes to runnext (RunQueue::push_requeue). Only there:
   // the same code inlined into every other switch (park's, above all) made them
   // larger and moved fcontext's entry across a cache line in the benchmark binaries
-  // (see HACKING.md, "Code placement"); the other landings push to the ring, which at
+  // (see docs/HACKING.md, "Code placement"); the other landings push to the ring, which at
   // one P orders the queue the same way.
   if (kind == SwitchAction::requeue &&
       GORO_LIKELY(kInYield ? current_p()->runq.push_requeue(g, sched.nprocs == 1)
