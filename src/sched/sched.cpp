@@ -159,8 +159,9 @@ bool g_options_set = false;
 thread_local M* t_m asm("goro_detail_t_m") = nullptr;
 // The P the current M holds: a copy of m->p, kept beside t_m so that the switch path
 // reads it from the thread directly rather than through the M (fs -> P instead of
-// fs -> M -> P: one dependent load less before the run queue; yield at 1 P ~1.5 %
-// faster in 60 interleaved pairs). Written only through set_p, always by the M's own
+// fs -> M -> P: one dependent load less before the run queue; yield at 1 P 0.98x in
+// 30 interleaved pairs with fcontext's entry placed alike, docs/HACKING.md "Code
+// placement"). Written only through set_p, always by the M's own
 // thread (every m->p change is made by the M itself), so t_p == t_m->p on every M and
 // null on plain threads and inside goro::blocking, which gives up the P.
 thread_local P* t_p asm("goro_detail_t_p") = nullptr;
@@ -219,7 +220,8 @@ GORO_NOINLINE EhGlobals* eh_globals() noexcept {
 // unwinding destructor), so it is copied into the G only when it is not: the common
 // switch reads two words of it and writes none, and touches no line of the G for
 // either. (Kept in the G, errno and the flag cost a store and two loads in the G's
-// third line each switch: yield 0.97x, pingpong 0.96x, ring 0.98x at 1 P without.)
+// third line each switch: without them pingpong at 1 P 0.95x, yield 0.99x, ring 1.00x,
+// interleaved pairs with fcontext's entry placed alike.)
 struct ThreadState {
   int err;
   bool has_eh;
@@ -1379,8 +1381,8 @@ inline void after_switch(M* m, bctx::transfer_t t) noexcept {
   // a lone requeued goroutine goes to runnext (RunQueue::push_requeue). Only there:
   // the same code inlined into every other switch (park's, above all) made them
   // larger and moved fcontext's entry across a cache line in the benchmark binaries
-  // (see docs/HACKING.md, "Code placement"); the other landings push to the ring, which at
-  // one P orders the queue the same way.
+  // (docs/HACKING.md, "Code placement"); the other landings push to the ring, which
+  // at one P orders the queue the same way.
   if (kind == SwitchAction::requeue &&
       GORO_LIKELY(kInYield ? current_p()->runq.push_requeue(g, sched.nprocs == 1)
                            : current_p()->runq.push(g)))

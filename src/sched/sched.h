@@ -72,11 +72,11 @@ struct alignas(64) G {
 
   // --- cold: parking, dumps, global queues ---
   std::atomic<std::int64_t> wait_since{0};  // when it parked: the monitor's coarse clock
-  EhGlobals eh;                 // the exception state it carries while switched out, when not empty
-  G* alllink = nullptr;         // registry chain (never changes once set)
-  G* batch_next = nullptr;      // global queue: next batch (batch heads only)
-  std::uint32_t batch_len = 0;  // global queue: Gs in this batch (heads only)
-  std::uint32_t chunk = 0;      // the chunk of records it belongs to (fixed; sched.cpp G1)
+  EhGlobals eh;                             // exception state carried while switched out (if any)
+  G* alllink = nullptr;                     // registry chain (never changes once set)
+  G* batch_next = nullptr;                  // global queue: next batch (batch heads only)
+  std::uint32_t batch_len = 0;              // global queue: Gs in this batch (heads only)
+  std::uint32_t chunk = 0;  // the chunk of records it belongs to (fixed; sched.cpp G1)
   // Global queue: the G kBatchAhead places further along its batch, set where a batch is
   // made from the ring (RunQueue::grab_half_for_global), so that a walk of the batch
   // can fetch records ahead instead of one miss at a time. A hint only: it may be stale
