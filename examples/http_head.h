@@ -115,4 +115,36 @@ inline Head parse_head(std::string_view data) {
   return h;
 }
 
+// What the bytes read so far on a connection ask for: `ok` "200 OK" answers owed in
+// order, then `last` (when not empty) as the connection's final answer, after which
+// it is closed. `used` bytes of `data` are consumed; the rest is an incomplete head to
+// keep for the next read. `skip` carries the body bytes still to discard from one
+// call to the next.
+struct Scan {
+  std::size_t used = 0;
+  std::size_t ok = 0;
+  std::string_view last;
+};
+
+inline Scan scan_heads(std::string_view data, std::size_t& skip) {
+  Scan s;
+  for (;;) {
+    if (skip > 0) {
+      std::size_t k = std::min(skip, data.size() - s.used);
+      s.used += k;
+      skip -= k;
+      if (skip > 0) return s;
+    }
+    Head h = parse_head(data.substr(s.used));
+    if (h.size == 0) return s;  // the rest of this head is still to come
+    s.used += h.size;
+    if (h.bad || h.close) {  // the last answer on this connection
+      s.last = h.bad ? kBadRequest : kOkClose;
+      return s;
+    }
+    ++s.ok;
+    skip = h.content_length;
+  }
+}
+
 }  // namespace http_head

@@ -45,29 +45,14 @@ void serve(goro::net::Conn conn) {
       std::size_t n = conn.read(std::span<char>(in + have, kInBuf - have));
       if (n == 0) return;  // the client closed
       have += n;
-      std::size_t pos = 0;
-      std::size_t ok = 0;  // answers owed, in order, before anything else
-      for (;;) {
-        if (skip > 0) {
-          std::size_t k = std::min(skip, have - pos);
-          pos += k;
-          skip -= k;
-          if (skip > 0) break;
-        }
-        Head h = parse_head(std::string_view(in + pos, have - pos));
-        if (h.size == 0) break;  // the rest of this head is still to come
-        pos += h.size;
-        if (h.bad || h.close) {  // the last answer on this connection
-          answer_ok(conn, ok);
-          conn.write(h.bad ? kBadRequest : kOkClose);
-          return;
-        }
-        ++ok;
-        skip = h.content_length;
+      Scan s = scan_heads(std::string_view(in, have), skip);
+      answer_ok(conn, s.ok);
+      if (!s.last.empty()) {
+        conn.write(s.last);
+        return;
       }
-      answer_ok(conn, ok);
-      std::memmove(in, in + pos, have - pos);
-      have -= pos;
+      std::memmove(in, in + s.used, have - s.used);
+      have -= s.used;
       if (have == kInBuf) {
         conn.write(kTooLarge);
         return;

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "../../examples/http_head.h"
+#include "raw_listen.h"
 
 namespace {
 
@@ -57,30 +58,14 @@ void serve(int fd) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     have += std::size_t(n);
-    std::size_t pos = 0, ok = 0;
-    bool done = false;
-    for (;;) {
-      if (skip > 0) {
-        std::size_t k = std::min(skip, have - pos);
-        pos += k;
-        skip -= k;
-        if (skip > 0) break;
-      }
-      Head h = parse_head(std::string_view(in + pos, have - pos));
-      if (h.size == 0) break;
-      pos += h.size;
-      if (h.bad || h.close) {
-        std::string_view last = h.bad ? kBadRequest : kOkClose;
-        if (answer_ok(fd, ok)) write_all(fd, last.data(), last.size());
-        done = true;
-        break;
-      }
-      ++ok;
-      skip = h.content_length;
+    Scan s = scan_heads(std::string_view(in, have), skip);
+    if (!answer_ok(fd, s.ok)) break;
+    if (!s.last.empty()) {
+      write_all(fd, s.last.data(), s.last.size());
+      break;
     }
-    if (done || !answer_ok(fd, ok)) break;
-    std::memmove(in, in + pos, have - pos);
-    have -= pos;
+    std::memmove(in, in + s.used, have - s.used);
+    have -= s.used;
     if (have == kInBuf) {
       write_all(fd, kTooLarge.data(), kTooLarge.size());
       break;
@@ -92,26 +77,9 @@ void serve(int fd) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string port = argc > 1 ? argv[1] : "8080";
-  if (std::size_t colon = port.rfind(':'); colon != std::string::npos)
-    port = port.substr(colon + 1);
-  // Dual-stack on every address, as ":port" is for the goro and Go servers.
-  int ln = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1, zero = 0;
-  ::setsockopt(ln, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  ::setsockopt(ln, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-  sockaddr_in6 a{};
-  a.sin6_family = AF_INET6;
-  a.sin6_addr = in6addr_any;
-  a.sin6_port = htons(std::uint16_t(std::atoi(port.c_str())));
-  if (::bind(ln, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(ln, 4096) != 0) {
-    std::perror("http_threads: listen");
-    return 1;
-  }
-  socklen_t len = sizeof a;
-  ::getsockname(ln, reinterpret_cast<sockaddr*>(&a), &len);
-  std::printf("http_threads: listening on [::]:%u\n", unsigned(ntohs(a.sin6_port)));
-  std::fflush(stdout);
+  int ln = raw_listen(argc > 1 ? argv[1] : nullptr, 0, "http_threads");
+  if (ln < 0) return 1;
+  int one = 1;
   for (;;) {
     int fd = ::accept4(ln, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) {
