@@ -23,6 +23,10 @@ inline int raw_listen(const char* arg, int flags, const char* name) {
   if (std::size_t colon = port.rfind(':'); colon != std::string::npos)
     port = port.substr(colon + 1);
   int ln = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
+  if (ln < 0) {
+    std::fprintf(stderr, "%s: socket: %s\n", name, std::strerror(errno));
+    return -1;
+  }
   int one = 1, zero = 0;
   ::setsockopt(ln, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   ::setsockopt(ln, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
@@ -30,8 +34,7 @@ inline int raw_listen(const char* arg, int flags, const char* name) {
   a.sin6_family = AF_INET6;
   a.sin6_addr = in6addr_any;
   a.sin6_port = htons(std::uint16_t(std::atoi(port.c_str())));
-  if (ln < 0 || ::bind(ln, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::listen(ln, 4096) != 0) {
+  if (::bind(ln, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(ln, 4096) != 0) {
     std::fprintf(stderr, "%s: listen: %s\n", name, std::strerror(errno));
     return -1;
   }
